@@ -1,0 +1,1 @@
+"""Command-line tools behind ``./dev``: Airflow home set-up, settings, services and the demo."""

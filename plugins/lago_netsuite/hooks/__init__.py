@@ -1,0 +1,1 @@
+"""One hook per external system: Lago's REST API and the NetSuite RESTlet."""

@@ -1,0 +1,120 @@
+"""Engines for the sync store, and where its URL comes from."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from lago_netsuite import paths
+from lago_netsuite.hooks.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+STORE_CONN_ID = "lago_netsuite_store"
+DEFAULT_SQLITE_NAME = "lago_netsuite_sync.db"
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def default_store_url() -> str:
+    """The embedded default: a SQLite file next to Airflow's own metadata database."""
+    return f"sqlite:///{paths.airflow_home() / DEFAULT_SQLITE_NAME}"
+
+
+def store_url_from_connection(conn_id: str = STORE_CONN_ID) -> str:
+    """Resolve the store's SQLAlchemy URL from an Airflow connection.
+
+    Accepted shapes: extra ``sqlalchemy_url``; a ``postgres`` connection (host, port, schema =
+    database, login, password); a ``sqlite`` connection whose host is the file path. When the
+    connection does not exist the embedded SQLite default is used, so a newcomer needs nothing.
+
+    Raises:
+        ConfigurationError: the connection exists but names no usable database.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return default_store_url()
+    extra = conn.extra_dejson if conn.extra else {}
+    if extra.get("sqlalchemy_url"):
+        return str(extra["sqlalchemy_url"])
+    conn_type = (conn.conn_type or "").lower()
+    if conn_type in {"postgres", "postgresql"}:
+        if not conn.host:
+            raise ConfigurationError("a postgres store connection needs a host", conn_id=conn_id)
+        return URL.create(
+            "postgresql+psycopg",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host,
+            port=conn.port or None,
+            database=conn.schema or "postgres",
+        ).render_as_string(hide_password=False)
+    if conn_type == "sqlite" and conn.host:
+        return f"sqlite:///{conn.host}"
+    raise ConfigurationError(
+        "set extra 'sqlalchemy_url', or use a postgres or sqlite connection", conn_id=conn_id
+    )
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers (the report, the UI of a curious accountant) run beside a loader; the busy
+    # timeout makes concurrent writers queue instead of failing with "database is locked".
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """Return a process-wide engine for ``url`` (default: the store connection's URL)."""
+    url = url or store_url_from_connection()
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            from pathlib import Path
+
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (after a fork, or at the end of a test)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def redacted(url: str) -> str:
+    """The URL with its password hidden, for logs and reports."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def canonical_json(payload: Any) -> str:
+    """Stable JSON text (sorted keys, no spaces) used for hashing and storage."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
