@@ -53,7 +53,8 @@ def connection_kwargs(item: dict[str, Any]) -> dict[str, Any]:
 
 def apply(path: Path) -> dict[str, list[str]]:
     """Create or update everything the file lists; return the names touched per kind."""
-    from airflow.models import Connection, Pool, Variable
+    # The ORM models, not the Task SDK classes: this writes Airflow's metadata database directly.
+    from airflow.models import Connection, Pool, Variable  # noqa: AIR311
     from airflow.utils.session import create_session
 
     settings = read_settings(path)
@@ -61,11 +62,13 @@ def apply(path: Path) -> dict[str, list[str]]:
     with create_session() as session:
         for item in settings["connections"]:
             kwargs = connection_kwargs(item)
-            existing = session.query(Connection).filter(Connection.conn_id == kwargs["conn_id"]).one_or_none()
+            existing = (
+                session.query(Connection).filter(Connection.conn_id == kwargs["conn_id"]).one_or_none()  # noqa: AIR311
+            )
             if existing is not None:
                 session.delete(existing)
                 session.flush()
-            session.add(Connection(**kwargs))
+            session.add(Connection(**kwargs))  # noqa: AIR311
             done["connections"].append(kwargs["conn_id"])
         for item in settings["pools"]:
             Pool.create_or_update_pool(
@@ -77,7 +80,7 @@ def apply(path: Path) -> dict[str, list[str]]:
             )
             done["pools"].append(item["pool_name"])
         for item in settings["variables"]:
-            Variable.set(item["variable_name"], item["variable_value"], session=session)
+            Variable.set(item["variable_name"], item["variable_value"], session=session)  # noqa: AIR311
             done["variables"].append(item["variable_name"])
     return done
 

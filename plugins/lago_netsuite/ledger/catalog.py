@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from lago_netsuite.ledger import schema
 from lago_netsuite.ledger.store import canonical_json
+from lago_netsuite.ledger.upsert import UpsertCounts, payload_hash, upsert_tracked
 
 #: Lago catalog endpoints: object type -> (API path, collection key, key field).
 CATALOG_ENDPOINTS: dict[str, tuple[str, str, str]] = {
@@ -23,73 +21,6 @@ CATALOG_ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "add_on": ("/add_ons", "add_ons", "code"),
     "billable_metric": ("/billable_metrics", "billable_metrics", "code"),
 }
-
-
-@dataclass
-class UpsertCounts:
-    """What an upsert did: new rows, changed rows, rows seen unchanged."""
-
-    inserted: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    keys: list[str] = field(default_factory=list, repr=False)
-
-    def as_dict(self) -> dict[str, int]:
-        return {"inserted": self.inserted, "changed": self.changed, "unchanged": self.unchanged}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def payload_hash(payload: Any) -> str:
-    """sha256 of the canonical JSON of ``payload``."""
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
-
-
-def _upsert(
-    conn: Connection,
-    table: sa.Table,
-    key_cols: tuple[str, ...],
-    rows: list[dict[str, Any]],
-    run_id: str | None,
-) -> UpsertCounts:
-    """Insert new rows, update changed ones, touch unchanged ones; count each."""
-    counts = UpsertCounts()
-    if not rows:
-        return counts
-    now = _now()
-    key_of = lambda r: tuple(r[c] for c in key_cols)  # noqa: E731
-    existing: dict[tuple, str] = {}
-    keys = [key_of(r) for r in rows]
-    # Read the current hashes in chunks (SQLite caps bound parameters).
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        cond = sa.tuple_(*[table.c[c] for c in key_cols]).in_(chunk)
-        for rec in conn.execute(sa.select(*[table.c[c] for c in key_cols], table.c.payload_hash).where(cond)):
-            existing[tuple(rec[:-1])] = rec[-1]
-    inserts, updates, touched = [], [], []
-    for row in rows:
-        key = key_of(row)
-        stamped = {**row, "last_seen_at": now, "last_run_id": run_id}
-        if key not in existing:
-            inserts.append({**stamped, "first_seen_at": now, "changed_at": now})
-        elif existing[key] != row["payload_hash"]:
-            updates.append({**stamped, "changed_at": now})
-        else:
-            touched.append(key)
-    if inserts:
-        conn.execute(table.insert(), inserts)
-    for upd in updates:
-        cond = sa.and_(*[table.c[c] == upd[c] for c in key_cols])
-        conn.execute(table.update().where(cond).values({k: v for k, v in upd.items() if k not in key_cols}))
-    for start in range(0, len(touched), 400):
-        chunk = touched[start : start + 400]
-        cond = sa.tuple_(*[table.c[c] for c in key_cols]).in_(chunk)
-        conn.execute(table.update().where(cond).values(last_seen_at=now, last_run_id=run_id))
-    counts.inserted, counts.changed, counts.unchanged = len(inserts), len(updates), len(touched)
-    counts.keys = ["/".join(map(str, k)) for k in keys]
-    return counts
 
 
 def upsert_catalog_objects(
@@ -122,7 +53,7 @@ def upsert_catalog_objects(
             }
         )
     with engine.begin() as conn:
-        return _upsert(conn, schema.catalog_object, ("object_type", "code"), rows, run_id)
+        return upsert_tracked(conn, schema.catalog_object, ("object_type", "code"), rows, run_id)
 
 
 def netsuite_link(customer: Mapping[str, Any]) -> str | None:
@@ -157,7 +88,7 @@ def upsert_customers(
                 "lago_id": str(lago_id),
                 "external_id": str(external_id),
                 "billing_entity_code": cust.get("billing_entity_code"),
-                "name": cust.get("name") or " ".join(filter(None, [cust.get("firstname"), cust.get("lastname")])),
+                "name": cust.get("name") or full_name(cust),
                 "email": cust.get("email"),
                 "currency": cust.get("currency"),
                 "netsuite_customer_id": netsuite_link(cust),
@@ -166,7 +97,7 @@ def upsert_customers(
             }
         )
     with engine.begin() as conn:
-        return _upsert(conn, schema.customer, ("lago_id",), rows, run_id)
+        return upsert_tracked(conn, schema.customer, ("lago_id",), rows, run_id)
 
 
 def catalog_counts(engine: Engine) -> dict[str, int]:
@@ -194,3 +125,37 @@ def load_catalog(engine: Engine, object_type: str) -> list[dict[str, Any]]:
         query = query.where(table.c.object_type == object_type)
     with engine.connect() as conn:
         return [json.loads(p) for (p,) in conn.execute(query)]
+
+
+def full_name(customer: Mapping[str, Any]) -> str | None:
+    """``firstname lastname`` of an individual customer, or None."""
+    return " ".join(p for p in (customer.get("firstname"), customer.get("lastname")) if p) or None
+
+
+def missing_customer_external_ids(engine: Engine) -> list[str]:
+    """External ids of customers that stored documents name but the store does not hold."""
+    d, c = schema.document, schema.customer
+    query = (
+        sa.select(d.c.customer_external_id)
+        .distinct()
+        .where(d.c.customer_external_id.is_not(None))
+        .where(~sa.exists().where(c.c.external_id == d.c.customer_external_id))
+    )
+    with engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())
+
+
+def customers_by_external_id(engine: Engine, external_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Stored customer payloads for the given external ids."""
+    import json
+
+    from lago_netsuite.ledger.upsert import CHUNK
+
+    ids = list(dict.fromkeys(external_ids))
+    t = schema.customer
+    out: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(t.c.payload).where(t.c.external_id.in_(ids[start : start + CHUNK]))
+            out.extend(json.loads(p) for (p,) in conn.execute(query))
+    return out

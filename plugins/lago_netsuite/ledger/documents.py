@@ -1,0 +1,131 @@
+"""Raw Lago documents in the store: the latest copy, every version, and extraction watermarks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lago_netsuite.ledger import schema
+from lago_netsuite.ledger.store import canonical_json
+from lago_netsuite.ledger.upsert import CHUNK, UpsertCounts, payload_hash, upsert_tracked, utcnow
+
+DOCUMENT_KINDS = ("invoice", "creditnote", "payment")
+
+
+def _row(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    if kind == "payment":
+        created = str(doc.get("created_at") or "")
+        return {
+            "number": doc.get("reference") or None,
+            "issuing_date": created[:10] or None,
+            "status": doc.get("payment_status"),
+            "customer_external_id": doc.get("external_customer_id"),
+            "lago_updated_at": created or None,
+        }
+    customer = doc.get("customer") if isinstance(doc.get("customer"), Mapping) else {}
+    return {
+        "number": doc.get("number"),
+        "issuing_date": str(doc.get("issuing_date") or "")[:10] or None,
+        "status": doc.get("status") if kind == "invoice" else doc.get("credit_status"),
+        "customer_external_id": customer.get("external_id") or doc.get("external_customer_id"),
+        "lago_updated_at": doc.get("updated_at"),
+    }
+
+
+def store_documents(
+    engine: Engine, kind: str, documents: Iterable[Mapping[str, Any]], *, run_id: str | None = None
+) -> UpsertCounts:
+    """Keep the latest copy of each document and every distinct version ever received.
+
+    A document without a ``lago_id`` cannot be tracked; it raises naming what it has, so the
+    caller can report it rather than lose it silently.
+    """
+    if kind not in DOCUMENT_KINDS:
+        raise ValueError(f"unknown document kind {kind!r}")
+    rows: dict[str, dict[str, Any]] = {}
+    for doc in documents:
+        lago_id = doc.get("lago_id") if isinstance(doc, Mapping) else None
+        if not lago_id or not isinstance(lago_id, str):
+            raise ValueError(f"Lago {kind} without a lago_id (number={doc.get('number')!r})")
+        rows[lago_id] = {
+            "kind": kind,
+            "lago_id": lago_id,
+            **_row(kind, doc),
+            "payload": canonical_json(doc),
+            "payload_hash": payload_hash(doc),
+        }
+    with engine.begin() as conn:
+        counts = upsert_tracked(conn, schema.document, ("kind", "lago_id"), list(rows.values()), run_id)
+        new_versions = [rows[lago_id] for (_kind, lago_id) in counts.changed_keys]
+        if new_versions:
+            _insert_versions(conn, new_versions, run_id)
+    return counts
+
+
+def _insert_versions(conn: sa.Connection, rows: list[dict[str, Any]], run_id: str | None) -> None:
+    keys = [(r["kind"], r["lago_id"], r["payload_hash"]) for r in rows]
+    table = schema.document_version
+    have: set[tuple] = set()
+    for start in range(0, len(keys), CHUNK):
+        cond = sa.tuple_(table.c.kind, table.c.lago_id, table.c.payload_hash).in_(keys[start : start + CHUNK])
+        query = sa.select(table.c.kind, table.c.lago_id, table.c.payload_hash).where(cond)
+        have.update(tuple(r) for r in conn.execute(query))
+    now = utcnow()
+    fresh = [
+        {"kind": r["kind"], "lago_id": r["lago_id"], "payload_hash": r["payload_hash"], "payload": r["payload"],
+         "received_at": now, "run_id": run_id}
+        for r in rows
+        if (r["kind"], r["lago_id"], r["payload_hash"]) not in have
+    ]
+    if fresh:
+        conn.execute(table.insert(), fresh)
+
+
+def known_versions(engine: Engine, kind: str, lago_ids: Iterable[str]) -> dict[str, str | None]:
+    """``{lago_id: lago_updated_at}`` for the stored documents among ``lago_ids``."""
+    ids = list(dict.fromkeys(lago_ids))
+    out: dict[str, str | None] = {}
+    t = schema.document
+    with engine.connect() as conn:
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(t.c.lago_id, t.c.lago_updated_at).where(
+                t.c.kind == kind, t.c.lago_id.in_(ids[start : start + CHUNK])
+            )
+            out.update({r.lago_id: r.lago_updated_at for r in conn.execute(query)})
+    return out
+
+
+def load_documents(engine: Engine, kind: str, lago_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored payloads of the given documents, as Lago sent them."""
+    ids = list(dict.fromkeys(lago_ids))
+    t = schema.document
+    docs: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(t.c.payload).where(t.c.kind == kind, t.c.lago_id.in_(ids[start : start + CHUNK]))
+            docs.extend(json.loads(p) for (p,) in conn.execute(query))
+    return docs
+
+
+def get_watermark(engine: Engine, stream: str) -> str | None:
+    """The stream's watermark (an ISO date or timestamp), or None before the first run."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(schema.watermark.c.value).where(schema.watermark.c.stream == stream)
+        ).scalar_one_or_none()
+
+
+def set_watermark(engine: Engine, stream: str, value: str, *, run_id: str | None = None) -> None:
+    """Move the stream's watermark forward (never backwards: a backfill does not rewind it)."""
+    t = schema.watermark
+    with engine.begin() as conn:
+        current = conn.execute(sa.select(t.c.value).where(t.c.stream == stream)).scalar_one_or_none()
+        if current is None:
+            conn.execute(t.insert().values(stream=stream, value=value, updated_at=utcnow(), run_id=run_id))
+        elif value > current:
+            update = t.update().where(t.c.stream == stream)
+            conn.execute(update.values(value=value, updated_at=utcnow(), run_id=run_id))

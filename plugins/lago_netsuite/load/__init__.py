@@ -1,0 +1,1 @@
+"""Loading records into NetSuite through the RESTlet, with per-record tracking in the ledger."""
