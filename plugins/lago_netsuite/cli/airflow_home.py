@@ -32,9 +32,10 @@ dags_folder = {project / "dags"}
 plugins_folder = {project / "plugins"}
 load_examples = False
 executor = LocalExecutor
-# Two cores: a few task processes at a time, enough for the NetSuite pool (5 slots).
-parallelism = 8
-max_active_tasks_per_dag = 8
+# Two cores: the NetSuite pool's 5 load tasks plus one other task at a time. Raise it (and the pool)
+# for an account with more concurrency and a machine with more cores.
+parallelism = 6
+max_active_tasks_per_dag = 6
 dags_are_paused_at_creation = True
 # The NetSuite consumer key is a credential too: mask it wherever Airflow masks secrets.
 sensitive_var_conn_names = consumer_key

@@ -1,0 +1,123 @@
+"""Split the sendable ledger rows into the groups a run's mapped load tasks carry.
+
+Stage 1 holds customers, stage 2 invoices and sales orders, stage 3 what depends on them (credit
+memos, payments, voids), so NetSuite sees a customer before its first document and an invoice
+before its payment and its credit memo. Each group is a few hundred records — several RESTlet
+batches — because a task instance costs seconds of scheduling; the number of groups stays under
+Airflow's ``max_map_length``. Groups are written to the store and only their labels travel in XCom.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lago_netsuite.ledger import schema
+from lago_netsuite.ledger.claims import SENDABLE
+from lago_netsuite.ledger.upsert import utcnow
+
+STAGES = {1: "customers", 2: "invoices", 3: "credit notes, payments and voids"}
+MAX_GROUPS_PER_STAGE = 300  # three stages stay well under [core] max_map_length (1024)
+_KIND_WORDS = {"customer": "customers", "invoice": "invoices", "salesorder": "sales orders",
+               "creditnote": "credit notes", "payment": "payments"}
+
+
+def stage_of(kind: str, action: str) -> int:
+    """The stage a record loads in."""
+    if kind == "customer":
+        return 1
+    if kind in ("invoice", "salesorder") and action != "void":
+        return 2
+    return 3
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """What a mapped load task receives: where its records are, and a name for the Grid view."""
+
+    run_id: str
+    stage: int
+    group_no: int
+    label: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "stage": self.stage, "group_no": self.group_no, "label": self.label}
+
+
+def _label(rows: list[Any]) -> str:
+    kinds: dict[str, int] = {}
+    for r in rows:
+        word = "voids" if r.action == "void" else _KIND_WORDS.get(r.kind, r.kind)
+        kinds[word] = kinds.get(word, 0) + 1
+    names = [str(r.number or r.lago_id) for r in rows]
+    what = ", ".join(f"{n} {w}" for w, n in kinds.items())
+    span = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
+    return f"{what}: {span}"[:250]
+
+
+def plan_groups(
+    engine: Engine,
+    run_id: str,
+    *,
+    kinds: tuple[str, ...],
+    per_group: int,
+    only: list[str] | None = None,
+    now: datetime | None = None,
+) -> dict[int, list[GroupRef]]:
+    """Write this run's load groups and return them by stage.
+
+    Args:
+        kinds: document kinds in scope (``customer``, ``invoice``, ``creditnote``, ``payment``);
+            ``invoice`` covers sales orders.
+        per_group: records per group (grown if a stage would exceed ``MAX_GROUPS_PER_STAGE``).
+        only: restrict to these externalIds (the single-document retry).
+    """
+    t = schema.ledger
+    now = now or utcnow()
+    scope = set(kinds) | ({"salesorder"} if "invoice" in kinds else set())
+    query = (
+        sa.select(t.c.external_id, t.c.kind, t.c.action, t.c.number, t.c.lago_id)
+        .where(t.c.state.in_(SENDABLE), t.c.kind.in_(scope),
+               sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
+        .order_by(t.c.kind, t.c.number, t.c.external_id)
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(query))
+    if only is not None:
+        wanted = set(only)
+        rows = [r for r in rows if r.external_id in wanted]
+    by_stage: dict[int, list[Any]] = {1: [], 2: [], 3: []}
+    for r in rows:
+        by_stage[stage_of(r.kind, r.action)].append(r)
+    plan: dict[int, list[GroupRef]] = {1: [], 2: [], 3: []}
+    inserts: list[dict[str, Any]] = []
+    for stage, stage_rows in by_stage.items():
+        size = max(per_group, -(-len(stage_rows) // MAX_GROUPS_PER_STAGE)) if stage_rows else per_group
+        for group_no, start in enumerate(range(0, len(stage_rows), size)):
+            chunk = stage_rows[start : start + size]
+            ref = GroupRef(run_id, stage, group_no, _label(chunk))
+            plan[stage].append(ref)
+            inserts.append({**ref.as_dict(), "external_ids": json.dumps([r.external_id for r in chunk]),
+                            "created_at": now})
+    with engine.begin() as conn:
+        conn.execute(schema.load_group.delete().where(schema.load_group.c.run_id == run_id))
+        if inserts:
+            conn.execute(schema.load_group.insert(), inserts)
+    return plan
+
+
+def group_ids(engine: Engine, ref: dict[str, Any]) -> list[str]:
+    """The externalIds of one group written by :func:`plan_groups`."""
+    t = schema.load_group
+    with engine.connect() as conn:
+        raw = conn.execute(
+            sa.select(t.c.external_ids).where(
+                t.c.run_id == ref["run_id"], t.c.stage == ref["stage"], t.c.group_no == ref["group_no"]
+            )
+        ).scalar_one()
+    return json.loads(raw)
