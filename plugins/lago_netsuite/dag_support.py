@@ -24,6 +24,10 @@ TAGS_BASE = ["lago", "netsuite"]
 def failure_summary(context: Any) -> str:
     """One line a notifier can forward: which DAG, run and task failed, on which try, and why."""
     ti = context.get("ti") or context.get("task_instance")
+    if ti is None or context.get("reason"):  # a DAG-level callback: the run as a whole failed
+        dag_id = getattr(context.get("dag"), "dag_id", "?")
+        run_id = getattr(context.get("dag_run"), "run_id", "?")
+        return f"lago-netsuite-sync RUN FAILED dag={dag_id} run={run_id}: {context.get('reason') or 'a task failed'}"
     dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
     run_id = getattr(ti, "run_id", None) or getattr(context.get("dag_run"), "run_id", "?")
     task_id = getattr(ti, "task_id", "?")

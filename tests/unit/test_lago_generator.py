@@ -319,3 +319,15 @@ def test_issuing_dates_stay_in_the_range() -> None:
     spec = DatasetSpec(seed=5, customers=6, invoices=80, start_date="2024-05-01", end_date="2024-05-31")
     dates = {b.invoice["issuing_date"] for b in iter_invoice_bundles(spec)}
     assert min(dates) >= "2024-05-01" and max(dates) <= "2024-05-31"
+
+
+def test_as_of_end_dates_nothing_after_the_end_date() -> None:
+    """The demo's dataset describes "today": no credit note, payment or void is dated later."""
+    spec = DatasetSpec(seed=3, customers=12, invoices=150, start_date="2026-03-01", end_date="2026-03-03",
+                       as_of_end=True)
+    data = generate(spec)
+    assert data.credit_notes, "the dataset should still hold credit notes"
+    assert max(c["issuing_date"] for c in data.credit_notes) <= "2026-03-03"
+    assert max(p["created_at"] for p in data.payments)[:10] <= "2026-03-03"
+    assert max(i["voided_at"] or "" for i in data.invoices)[:10] <= "2026-03-03"
+    assert not [p for i in data.invoices for p in check_invoice_arithmetic(i)]

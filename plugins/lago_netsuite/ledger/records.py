@@ -208,7 +208,7 @@ def states(engine: Engine, external_ids: Iterable[str]) -> dict[str, str]:
     with engine.connect() as conn:
         for start in range(0, len(ids), CHUNK):
             query = sa.select(t.c.external_id, t.c.state).where(t.c.external_id.in_(ids[start : start + CHUNK]))
-            out.update(dict(conn.execute(query).tuples()))
+            out.update({k: v for k, v in conn.execute(query).tuples()})
     return out
 
 

@@ -50,6 +50,8 @@ class DatasetSpec:
         start_date, end_date: invoices are issued in this inclusive range; drafts sit in its last week.
         credit_note_share: share of eligible finalized invoices that get a credit note.
         netsuite_share: share of customers linked to a NetSuite customer (``integration_customers``).
+        as_of_end: date nothing after ``end_date``: credit notes, payments and voids that would
+            follow an invoice later are moved back to ``end_date`` (a dataset "as of today").
     """
 
     seed: int = 42
@@ -59,6 +61,7 @@ class DatasetSpec:
     end_date: date | str = date(2025, 6, 30)
     credit_note_share: float = 0.12
     netsuite_share: float = 0.6
+    as_of_end: bool = False
 
     def __post_init__(self) -> None:
         for name in ("start_date", "end_date"):
@@ -125,7 +128,8 @@ def _histories(
     first = 0
     for profile, count in zip(profiles, invoice_counts(spec), strict=True):
         history = CustomerHistory(
-            spec.seed, catalog, profile, first, count, spec.start_date, spec.end_date, spec.credit_note_share
+            spec.seed, catalog, profile, first, count, spec.start_date, spec.end_date, spec.credit_note_share,
+            as_of_end=spec.as_of_end,
         )
         first += count
         yield history.generate()

@@ -71,11 +71,14 @@ class CustomerHistory:
         start: date,
         end: date,
         credit_note_share: float,
+        *,
+        as_of_end: bool = False,
     ) -> None:
         self.seed, self.catalog, self.profile = seed, catalog, profile
         self.first_index, self.count = first_index, count
         self.start, self.end, self.as_of = start, end, end + timedelta(days=1)
         self.credit_note_share = credit_note_share
+        self.cap = end if as_of_end else None  # no follow-up document after this day
         self.exp = money.exponent(profile.currency)
         self.sequence = 0
         self.subscription_invoices = 0
@@ -312,7 +315,7 @@ class CustomerHistory:
             invoice["error_details"] = [
                 {"lago_id": new_uuid(rng), "error_code": "tax_error", "details": {"tax_error": "taxDateTooFarInFuture"}}
             ]
-        payments = settle(rng, invoice, p, self.as_of)
+        payments = settle(rng, invoice, p, self.as_of, cap=self.cap)
         if kind == "progressive_billing" and status == "finalized":
             self.pending_pb = (invoice, {_key_of(f): {"amount": f.amount, "units": D(f.doc["units"])} for f in fees})
         if kind == "credit" and invoice["payment_status"] == "succeeded":
@@ -326,6 +329,8 @@ class CustomerHistory:
             and rng.random() < self.credit_note_share
         ):
             note_day = day + timedelta(days=rng.randint(1, 20))
+            if self.cap is not None:
+                note_day = min(note_day, self.cap)
             note = build_credit_note(
                 rng,
                 catalog,

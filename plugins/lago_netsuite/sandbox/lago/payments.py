@@ -66,11 +66,23 @@ def payment_doc(
     }
 
 
-def settle(rng: random.Random, invoice: dict, profile: CustomerProfile, as_of: date) -> list[dict]:
-    """Decide ``invoice``'s payment outcome in place and return its payments (oldest first)."""
+def settle(
+    rng: random.Random, invoice: dict, profile: CustomerProfile, as_of: date, *, cap: date | None = None
+) -> list[dict]:
+    """Decide ``invoice``'s payment outcome in place and return its payments (oldest first).
+
+    With ``cap``, no payment or void is dated after that day (it is moved back to its last minutes).
+    """
     status, total = invoice["status"], invoice["total_amount_cents"]
     created = parse_datetime(invoice["created_at"])
     later = created + timedelta(seconds=rng.randrange(3600, 15 * 86400))
+    last = (datetime.combine(cap, datetime.max.time().replace(microsecond=0), tzinfo=later.tzinfo)
+            if cap is not None else None)
+
+    def capped(moment: datetime) -> datetime:
+        return moment if last is None else max(created, min(moment, last - timedelta(minutes=30)))
+
+    later = capped(later)
     payments: list[dict] = []
     outcome = "pending"
     if status == "finalized":
@@ -82,7 +94,7 @@ def settle(rng: random.Random, invoice: dict, profile: CustomerProfile, as_of: d
             if total > 1 and rng.random() < 0.1:
                 first = rng.randint(1, total - 1)
                 payments.append(payment_doc(rng, invoice, profile, first, "succeeded", later))
-                later += timedelta(seconds=rng.randrange(3600, 5 * 86400))
+                later = capped(later + timedelta(seconds=rng.randrange(3600, 5 * 86400)))
                 payments.append(payment_doc(rng, invoice, profile, total - first, "succeeded", later))
             else:
                 payments.append(payment_doc(rng, invoice, profile, total, "succeeded", later))
@@ -98,7 +110,7 @@ def settle(rng: random.Random, invoice: dict, profile: CustomerProfile, as_of: d
         if profile.payment_provider and total and rng.random() < 0.3:
             outcome = "failed"
             payments.append(payment_doc(rng, invoice, profile, total, "failed", later))
-        voided = later + timedelta(seconds=rng.randrange(3600, 10 * 86400))
+        voided = capped(later + timedelta(seconds=rng.randrange(3600, 10 * 86400)))
         invoice["voided_at"] = iso_datetime(voided)
     paid = sum(p["amount_cents"] for p in payments if p["payment_status"] == "succeeded")
     invoice["payment_status"] = outcome

@@ -1,0 +1,40 @@
+"""Lago → NetSuite, hourly: extract → transform + validate → load → report.
+
+Each run covers its data interval (widened by the look-back in the ``lago_netsuite_settings``
+Variable), so Airflow's own backfill (``airflow backfill create``) replays any range. A refresh of
+the catalog (the ``lago_netsuite_catalog`` asset) also triggers a run. Loading is mapped over
+groups of records — customers, then invoices, then credit notes, payments and voids — each task
+named by the documents it carries and holding one slot of the ``netsuite_restlet`` pool. The
+report lists what was synced, what waits and what failed and why; the run fails when a document
+failed or was quarantined.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, dag
+
+from lago_netsuite.dag_support import CATALOG_ASSET_URI, DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
+from lago_netsuite.dag_tasks import check_connections, extract, wire_sync
+
+
+@dag(
+    dag_id="lago_netsuite_sync",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+        assets=[Asset(name="lago_netsuite_catalog", uri=CATALOG_ASSET_URI)],
+    ),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=on_failure,
+    tags=[*TAGS_BASE, "sync", "hourly"],
+    doc_md=__doc__,
+)
+def lago_netsuite_sync() -> None:
+    extracted = extract()
+    check_connections() >> extracted
+    wire_sync(extracted)
+
+
+lago_netsuite_sync()

@@ -1,0 +1,248 @@
+"""The transform step of a run: pick the documents that need work, transform, validate, record.
+
+Only documents that are new, whose Lago payload changed, or that are still unsent while the mapping
+changed are transformed — an hourly run's work grows with new documents, not with history.
+Documents are processed in chunks so a backfill of a year stays within memory. Every outcome lands
+in the ledger: a record to send, a quarantine with the failed expectations, or a skip with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from lago_netsuite.ledger import catalog, schema
+from lago_netsuite.ledger.claims import FAILED, PENDING, QUARANTINED, SKIPPED, SYNCED, VOIDED, WAITING
+from lago_netsuite.ledger.records import Outcome, apply_outcomes
+from lago_netsuite.ledger.upsert import CHUNK, utcnow
+
+if TYPE_CHECKING:
+    from lago_netsuite.pipeline import RunContext
+
+log = logging.getLogger(__name__)
+
+CHUNK_DOCUMENTS = 5_000
+_RECORD_TYPE = {"customer": "customer", "invoice": "invoice", "salesorder": "salesorder",
+                "creditnote": "creditmemo", "payment": "customerpayment"}
+_REBUILD_ON_MAPPING_CHANGE = (PENDING, WAITING, QUARANTINED, SKIPPED, FAILED)
+
+
+def _candidates(engine: sa.Engine, kinds: tuple[str, ...], mapping_hash: str, retry_failed: bool,
+                only_lago_ids: list[str] | None, retry_window: tuple[str, str] | None = None,
+                ) -> list[tuple[str, str, str]]:
+    """``(kind, lago_id, payload_hash)`` of documents to transform, oldest issuing date first."""
+    d, led = schema.document, schema.ledger
+    join = sa.and_(led.c.lago_id == d.c.lago_id,
+                   sa.or_(led.c.kind == d.c.kind, sa.and_(d.c.kind == "invoice", led.c.kind == "salesorder")))
+    needs = sa.or_(
+        led.c.external_id.is_(None),
+        led.c.source_hash.is_(None),
+        led.c.source_hash != d.c.payload_hash,
+        sa.and_(led.c.state.in_(_REBUILD_ON_MAPPING_CHANGE),
+                sa.or_(led.c.mapping_hash.is_(None), led.c.mapping_hash != mapping_hash)),
+    )
+    if retry_failed:
+        failed = led.c.state == FAILED
+        if retry_window:
+            failed = sa.and_(failed, d.c.issuing_date.between(retry_window[0], retry_window[1]))
+        needs = sa.or_(needs, failed)
+    query = (
+        sa.select(d.c.kind, d.c.lago_id, d.c.payload_hash)
+        .select_from(d.outerjoin(led, join))
+        .where(d.c.kind.in_([k for k in kinds if k != "customer"]))
+        .order_by(d.c.issuing_date, d.c.kind, d.c.lago_id)
+    )
+    if only_lago_ids is not None:
+        query = query.where(d.c.lago_id.in_(only_lago_ids))
+        if retry_failed:  # a single-document retry rebuilds it whatever its state
+            needs = sa.true()
+    query = query.where(needs)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(query)]
+
+
+def _payloads(engine: sa.Engine, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    d = schema.document
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(keys), CHUNK):
+            cond = sa.tuple_(d.c.kind, d.c.lago_id).in_(keys[start : start + CHUNK])
+            for kind, lago_id, payload in conn.execute(sa.select(d.c.kind, d.c.lago_id, d.c.payload).where(cond)):
+                out[(kind, lago_id)] = json.loads(payload)
+    return out
+
+
+def _ledger_states(engine: sa.Engine, lago_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """``{lago_id: (external_id, state)}`` of the ledger rows of these documents."""
+    t = schema.ledger
+    out: dict[str, tuple[str, str]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(lago_ids), CHUNK):
+            chunk = lago_ids[start : start + CHUNK]
+            query = sa.select(t.c.lago_id, t.c.external_id, t.c.state).where(t.c.lago_id.in_(chunk))
+            out.update({r.lago_id: (r.external_id, r.state) for r in conn.execute(query)})
+    return out
+
+
+def _invoice_dates(engine: sa.Engine, lago_ids: set[str]) -> dict[str, str | None]:
+    d = schema.document
+    ids = sorted(lago_ids)
+    out: dict[str, str | None] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(d.c.lago_id, d.c.issuing_date).where(d.c.kind == "invoice",
+                                                                   d.c.lago_id.in_(ids[start : start + CHUNK]))
+            out.update({k: v for k, v in conn.execute(query).tuples()})
+    return out
+
+
+def _before_start(
+    kind: str, doc: dict[str, Any], start: str | None, invoice_dates: dict[str, str | None]
+) -> str | None:
+    """Why a document is out of the sync's range (issued, or applied to an invoice issued, before the start)."""
+    if not start:
+        return None
+    if kind in ("invoice", "creditnote"):
+        issued = str(doc.get("issuing_date") or "")[:10]
+        if issued and issued < start:
+            return f"issued {issued}, before the sync start date {start}"
+    invoice_ids = [doc.get("lago_invoice_id")] if kind == "creditnote" else list(doc.get("invoice_ids") or [])
+    for inv in invoice_ids:
+        issued = invoice_dates.get(str(inv)) if inv else None
+        if issued and issued < start:
+            return f"applies to invoice {inv} issued {issued}, before the sync start date {start}"
+    return None
+
+
+def transform_pending(
+    ctx: RunContext, *, kinds: tuple[str, ...], retry_failed: bool = False, only_lago_ids: list[str] | None = None,
+    retry_window: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Transform and validate the documents that need it; write the outcomes to the ledger."""
+    from lago_netsuite.pipeline import mapping_fingerprint
+    from lago_netsuite.transform import TransformSettings, load_mappings, transform_documents
+    from lago_netsuite.validate import run_gate
+
+    s = ctx.settings
+    mappings = load_mappings(s.mapping_path())  # a bad file stops the run here, before anything is sent
+    settings = TransformSettings.from_mappings(mappings)
+    mapping_hash = mapping_fingerprint(s.mapping_path(), {"transform": repr(settings)})
+    engine = ctx.engine
+    candidates = _candidates(engine, kinds, mapping_hash, retry_failed, only_lago_ids, retry_window)
+    summary: dict[str, Any] = {"documents": len(candidates), "records": 0, "quarantined": 0, "skipped": 0,
+                               "warnings": 0, "customer_external_ids": []}
+    for start in range(0, len(candidates), CHUNK_DOCUMENTS):
+        chunk = candidates[start : start + CHUNK_DOCUMENTS]
+        payloads = _payloads(engine, [(k, lid) for k, lid, _ in chunk])
+        source = {lid: h for _, lid, h in chunk}
+        docs: dict[str, list[dict[str, Any]]] = {"invoice": [], "creditnote": [], "payment": []}
+        outcomes: list[Outcome] = []
+        referenced_invoices = {str(i) for (k, _), doc in payloads.items() if k != "invoice"
+                               for i in [doc.get("lago_invoice_id"), *(doc.get("invoice_ids") or [])] if i}
+        dates = _invoice_dates(engine, referenced_invoices) if s.sync_start_date else {}
+        for (kind, lago_id), doc in payloads.items():
+            reason = _before_start(kind, doc, s.sync_start_date, dates)
+            if reason:
+                ext_kind = settings.invoice_record_type if kind == "invoice" else kind
+                outcomes.append(Outcome(f"lago-{ext_kind}-{lago_id}", ext_kind, _RECORD_TYPE[ext_kind], lago_id,
+                                        doc.get("number"), source[lago_id], SKIPPED, reason=reason,
+                                        code="BEFORE_SYNC_START"))
+            else:
+                docs[kind].append(doc)
+        customer_ids = {str(c) for k in docs for d in docs[k] for c in [_customer_external_id(k, d)] if c}
+        customers = catalog.customers_by_external_id(engine, customer_ids)
+        customer_source = _customer_hashes(engine, customer_ids)
+        invoice_states = _ledger_states(engine, [d["lago_id"] for d in docs["invoice"] if d.get("lago_id")])
+        synced = [lid for lid, (_, state) in invoice_states.items() if state in (SYNCED, VOIDED)]
+        result = transform_documents(invoices=docs["invoice"], credit_notes=docs["creditnote"],
+                                     payments=docs["payment"], customers=customers, mappings=mappings,
+                                     settings=settings, synced_invoices=synced)
+        gate = run_gate(result, data_docs_dir=s.data_docs_path(), run_id=ctx.run_id)
+        outcomes += _outcomes(gate, result, {**source, **customer_source})
+        counts = apply_outcomes(engine, outcomes, mapping_hash=mapping_hash, run_id=ctx.run_id,
+                                retry_failed=retry_failed)
+        _record_warnings(engine, result, ctx.run_id)
+        summary["records"] += len(gate.records)
+        summary["quarantined"] += len(gate.quarantined)
+        summary["skipped"] += sum(1 for o in outcomes if o.state == SKIPPED)
+        summary["warnings"] += len(result.warnings)
+        summary["customer_external_ids"] += [f"lago-customer-{c['lago_id']}" for c in customers if c.get("lago_id")]
+        log.info("transformed %d documents: %s; ledger %s", len(chunk), result.counts(), counts.as_dict())
+    return summary
+
+
+def _customer_external_id(kind: str, doc: dict[str, Any]) -> str | None:
+    if kind == "payment":
+        return doc.get("external_customer_id")
+    customer = doc.get("customer")
+    return customer.get("external_id") if isinstance(customer, dict) else None
+
+
+def _customer_hashes(engine: sa.Engine, external_ids: set[str]) -> dict[str, str]:
+    c = schema.customer
+    ids = sorted(external_ids)
+    out: dict[str, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(c.c.lago_id, c.c.payload_hash).where(c.c.external_id.in_(ids[start : start + CHUNK]))
+            out.update({k: v for k, v in conn.execute(query).tuples()})
+    return out
+
+
+def _outcomes(gate: Any, result: Any, source: dict[str, str]) -> list[Outcome]:
+    """Ledger outcomes from the gate's passed records, its quarantine, and the transform's skips."""
+    outcomes: list[Outcome] = []
+    for rec in gate.records.to_dict("records"):
+        outcomes.append(Outcome(
+            external_id=rec["external_id"], kind=rec["kind"], record_type=rec["record_type"], lago_id=rec["lago_id"],
+            number=rec.get("number"), source_hash=source.get(rec["lago_id"]), state=PENDING,
+            action=rec.get("action") or "create", body=rec["body"], depends_on=list(rec.get("depends_on") or []),
+            currency=rec.get("currency"), total_minor=_int_or_none(rec.get("total_minor")),
+        ))
+    for rec in gate.quarantined.to_dict("records"):
+        reasons = rec.get("reasons") or []
+        outcomes.append(Outcome(
+            external_id=rec["external_id"], kind=rec["kind"], record_type=_RECORD_TYPE.get(rec["kind"], rec["kind"]),
+            lago_id=rec["lago_id"], number=rec.get("number"), source_hash=source.get(rec["lago_id"]),
+            state=QUARANTINED, reason="; ".join(map(str, reasons)) or "failed validation", code="QUARANTINED",
+        ))
+    for rec in result.skipped.to_dict("records"):
+        outcomes.append(Outcome(
+            external_id=rec["external_id"], kind=rec["kind"], record_type=_RECORD_TYPE.get(rec["kind"], rec["kind"]),
+            lago_id=rec["lago_id"], number=rec.get("number"), source_hash=source.get(rec["lago_id"]),
+            state=SKIPPED, reason=str(rec.get("reason") or "not for NetSuite"), code="SKIPPED",
+        ))
+    return outcomes
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _record_warnings(engine: sa.Engine, result: Any, run_id: str) -> None:
+    """Fallback items and similar notes go to the event log of their record, for the audit."""
+    import uuid
+
+    warnings = result.warnings.to_dict("records")
+    if not warnings:
+        return
+    t = schema.ledger
+    now = utcnow()
+    with engine.begin() as conn:
+        states = {}
+        ids = [w["external_id"] for w in warnings]
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(t.c.external_id, t.c.state).where(t.c.external_id.in_(ids[start : start + CHUNK]))
+            states.update({k: v for k, v in conn.execute(query).tuples()})
+        rows = [{"event_id": str(uuid.uuid4()), "external_id": w["external_id"], "at": now, "run_id": run_id,
+                 "from_state": states.get(w["external_id"]), "to_state": states.get(w["external_id"], PENDING),
+                 "code": "WARNING", "message": str(w.get("message")), "netsuite_id": None}
+                for w in warnings if w["external_id"] in states]
+        if rows:
+            conn.execute(schema.event.insert(), rows)
