@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.plugins.environment",
     "tests.plugins.lago_sandbox",
     "tests.plugins.netsuite_sandbox",
+    "tests.plugins.sync_world",
 ]
 
 # Airflow reads its configuration at import time: point it at a throwaway home before any test

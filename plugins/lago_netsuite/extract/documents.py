@@ -122,17 +122,34 @@ def fetch_referenced_invoices(
     hook: LagoHook, engine: Engine, referencing: Iterable[dict[str, Any]], counts: ExtractCounts,
     *, run_id: str | None, workers: int,
 ) -> None:
-    """Fetch invoices that payments or credit notes refer to but were never extracted."""
+    """Fetch invoices that succeeded payments or credit notes refer to but were never extracted.
+
+    They are synced as dependencies even when issued before the window (never before the sync
+    start date, where transform skips them and what depends on them). An invoice Lago does not show (yet) is noted, not fatal: the document that needs it waits in
+    the ledger and is retried by later runs.
+    """
+    from lago_netsuite.hooks.errors import NotFoundError
+
     wanted: set[str] = set()
     for doc in referencing:
-        wanted.update(str(i) for i in doc.get("invoice_ids") or [] if i)
+        if doc.get("payment_status") == "succeeded":  # only settled payments are sent, so only they need it
+            wanted.update(str(i) for i in doc.get("invoice_ids") or [] if i)
         if doc.get("lago_invoice_id"):
             wanted.add(str(doc["lago_invoice_id"]))
-    missing = [lid for lid in wanted if lid not in documents.known_versions(engine, "invoice", wanted)]
-    if missing:
-        before = counts.detail_fetches
-        _fetch_and_store_invoices(hook, engine, sorted(missing), counts, run_id=run_id, workers=workers)
-        counts.referenced_invoices_fetched += counts.detail_fetches - before
+    known = documents.known_versions(engine, "invoice", wanted)
+    fetched: list[dict[str, Any]] = []
+    for lago_id in sorted(wanted - set(known)):
+        try:
+            fetched.append(hook.get_invoice(lago_id))
+        except NotFoundError:
+            counts.errors.append(f"invoice {lago_id} is referenced by a payment or credit note but Lago "
+                                 "does not show it; that document waits")
+    counts.detail_fetches += len(fetched)
+    counts.referenced_invoices_fetched += len(fetched)
+    if fetched:
+        stored = counts.stored.setdefault("invoice", {"inserted": 0, "changed": 0, "unchanged": 0})
+        for key, value in documents.store_documents(engine, "invoice", fetched, run_id=run_id).as_dict().items():
+            stored[key] += value
 
 
 def fetch_missing_customers(hook: LagoHook, engine: Engine, counts: ExtractCounts, *, run_id: str | None) -> None:

@@ -20,14 +20,11 @@ import threading
 import time
 import urllib.request
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
-from lago_netsuite import money, paths
+from lago_netsuite import paths
 
 STATE_FILE = "sandboxes.json"
 DATASET_FILE = "sandbox-dataset.json"
@@ -38,36 +35,6 @@ def _connections(settings_path: Path) -> dict[str, dict[str, Any]]:
     from lago_netsuite.cli.airflow_settings import read_settings
 
     return {c["conn_id"]: c for c in read_settings(settings_path)["connections"]}
-
-
-def _mapping_references(mapping_path: Path) -> tuple[set[str], dict[str, str], set[str]]:
-    """Items, currencies (NetSuite id → ISO) and subsidiaries named anywhere in the mapping file."""
-    data = yaml.safe_load(mapping_path.read_text(encoding="utf-8")) or {}
-    items: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("item", "tax_item") and isinstance(value, str | int):
-                    items.add(str(value))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(data.get("items"))
-    walk(data.get("tax"))
-    walk(data.get("options"))
-    currencies = {str(v): k for k, v in (data.get("currencies") or {}).items()}
-    subsidiaries = {str(v) for v in (data.get("subsidiaries") or {}).values()}
-    for scope in (data.get("billing_entities") or {}).values():
-        walk(scope.get("items"))
-        walk(scope.get("tax"))
-        currencies.update({str(v): k for k, v in (scope.get("currencies") or {}).items()})
-        if scope.get("subsidiary"):
-            subsidiaries.add(str(scope["subsidiary"]))
-    return items, currencies, subsidiaries
 
 
 def _dataset_spec(run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -89,10 +56,8 @@ def _port(url: str) -> int:
 
 def serve(args: argparse.Namespace) -> None:
     """Run both sandboxes in this process until SIGTERM/SIGINT; save NetSuite's records on the way out."""
-    from lago_netsuite.sandbox.lago.app import create_app as create_lago
     from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
-    from lago_netsuite.sandbox.netsuite import NetSuiteSandboxConfig
-    from lago_netsuite.sandbox.netsuite import create_app as create_netsuite
+    from lago_netsuite.sandbox.pair import build_pair
     from lago_netsuite.sandbox.server import serve_in_thread
 
     run_dir: Path = args.run_dir
@@ -102,31 +67,20 @@ def serve(args: argparse.Namespace) -> None:
     ns_extra = ns_conn["conn_extra"]
     spec = _dataset_spec(run_dir, args)
     dataset = generate(DatasetSpec(**spec))
-    lago_app = create_lago(dataset, lago_conn["conn_password"], rate_limit_per_s=args.lago_rate_limit)
-    lago_state = lago_app.state.sandbox
-
-    def expected_total(kind: str, lago_id: str) -> Decimal | None:
-        collection = {"invoice": "invoices", "salesorder": "invoices", "creditnote": "credit_notes",
-                      "payment": "payments"}.get(kind)
-        doc = lago_state.collections[collection].by_id(lago_id) if collection else None
-        if doc is None:
-            return None
-        if kind == "payment":
-            return money.to_major(int(doc["amount_cents"]), doc["amount_currency"])
-        return money.to_major(int(doc["total_amount_cents"]), doc["currency"])
-
-    items, currencies, subsidiaries = _mapping_references(args.mapping)
-    config = NetSuiteSandboxConfig(
-        account_id=ns_extra["account_id"], consumer_key=ns_extra["consumer_key"],
-        consumer_secret=ns_extra["consumer_secret"], token_id=ns_extra["token_id"],
-        token_secret=ns_extra["token_secret"], script=ns_extra["script"], deploy=ns_extra["deploy"],
+    saved = run_dir / NETSUITE_STATE_FILE
+    restore = saved.exists() and not args.fresh
+    pair = build_pair(
+        dataset, lago_api_key=lago_conn["conn_password"],
+        netsuite_credentials={k: ns_extra[k] for k in ("account_id", "consumer_key", "consumer_secret", "token_id",
+                                                       "token_secret", "script", "deploy")},
+        mapping_path=args.mapping, lago_rate_limit=args.lago_rate_limit, seed_linked_customers=not restore,
         concurrency_limit=args.concurrency, latency_per_call_ms=args.latency_call_ms,
-        latency_per_record_ms=args.latency_record_ms, valid_items=items, valid_currencies=set(currencies),
-        valid_subsidiaries=subsidiaries, currencies=currencies, expected_totals=expected_total,
+        latency_per_record_ms=args.latency_record_ms,
     )
-    ns_app = create_netsuite(config)
+    lago_app, ns_app, config = pair.lago_app, pair.netsuite_app, pair.netsuite_config
     store = ns_app.state.sandbox.store
-    _seed_netsuite(store, dataset, run_dir / NETSUITE_STATE_FILE, fresh=args.fresh)
+    if restore:
+        _restore_netsuite(store, saved)
 
     lago_server = serve_in_thread(lago_app, port=_port(lago_conn["conn_host"]))
     ns_server = serve_in_thread(ns_app, port=_port(ns_extra["base_url"]))
@@ -148,21 +102,13 @@ def serve(args: argparse.Namespace) -> None:
     ns_server.stop()
 
 
-def _seed_netsuite(store: Any, dataset: Any, saved: Path, *, fresh: bool) -> None:
-    """The NetSuite customers Lago links to exist already; records of an earlier demo come back."""
+def _restore_netsuite(store: Any, saved: Path) -> None:
+    """Records of an earlier demo come back (ids and voids included)."""
     from lago_netsuite.sandbox.netsuite.store import StoredRecord
 
-    if saved.exists() and not fresh:
-        for item in json.loads(saved.read_text()):
-            store.seed(StoredRecord(type=item["type"], id=item["id"], external_id=item["externalId"],
-                                    body=item["body"], voided=item["voided"]))
-        return
-    for customer in dataset.customers:
-        for link in customer.get("integration_customers") or []:
-            if link.get("type") == "netsuite" and link.get("external_customer_id"):
-                ns_id = str(link["external_customer_id"])
-                store.seed(StoredRecord(type="customer", id=ns_id, external_id=f"netsuite-customer-{ns_id}",
-                                        body={"entityid": customer.get("external_id")}))
+    for item in json.loads(saved.read_text()):
+        store.seed(StoredRecord(type=item["type"], id=item["id"], external_id=item["externalId"],
+                                body=item["body"], voided=item["voided"]))
 
 
 def _save_netsuite(store: Any, path: Path) -> None:

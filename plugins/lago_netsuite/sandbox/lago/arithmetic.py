@@ -188,7 +188,7 @@ def _check_credits(tag: str, invoice: dict) -> list[str]:
 
 
 def check_credit_note_arithmetic(note: dict) -> list[str]:
-    """Problems with a credit note: items net of coupons, taxes, total, credit/refund split."""
+    """Problems with a credit note: items net of coupons, taxes, total, credit/refund/offset split."""
     tag = f"credit note {note.get('number')} ({note.get('lago_id')})"
     items = note.get("items") or []
     adjustment, per_rate_base, item_sum = ZERO, ZERO, 0
@@ -221,8 +221,8 @@ def check_credit_note_arithmetic(note: dict) -> list[str]:
     total = note["total_amount_cents"]
     if total != note["sub_total_excluding_taxes_amount_cents"] + note["taxes_amount_cents"]:
         problems.append(f"{tag}: total != sub_total_excluding_taxes + taxes")
-    if note["credit_amount_cents"] + note["refund_amount_cents"] != total:
-        problems.append(f"{tag}: credit + refund != total")
+    if note["credit_amount_cents"] + note["refund_amount_cents"] + note.get("offset_amount_cents", 0) != total:
+        problems.append(f"{tag}: credit + refund + offset != total")
     if not 0 <= note["balance_amount_cents"] <= note["credit_amount_cents"]:
         problems.append(f"{tag}: balance {note['balance_amount_cents']} outside [0, credit]")
     return problems

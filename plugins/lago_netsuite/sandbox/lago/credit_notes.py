@@ -91,7 +91,10 @@ def build_credit_note(
     refund = 0
     if refundable > 0 and rng.random() < 0.6:
         refund = min(refundable, total if rng.random() < 0.6 else rng.randint(0, total))
-    credit = total - refund
+    # On an invoice still (partly) due, Lago offsets the credit against what is due.
+    due = max(0, invoice["total_amount_cents"] - invoice.get("total_paid_amount_cents", 0))
+    offset = min(total - refund, due) if due and rng.random() < 0.7 else 0
+    credit = total - refund - offset
     voided = credit > 0 and rng.random() < 0.05
     customer = invoice["customer"]
     return {
@@ -116,7 +119,7 @@ def build_credit_note(
         "balance_amount_cents": 0 if voided else credit,
         "credit_amount_cents": credit,
         "refund_amount_cents": refund,
-        "offset_amount_cents": 0,
+        "offset_amount_cents": offset,
         "coupons_adjustment_amount_cents": round_half_up(adjustment),
         "taxes_rate": float(round(rate_sum, 5)),
         "created_at": created_at,
