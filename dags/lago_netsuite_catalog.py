@@ -1,15 +1,18 @@
 """Lago catalog → sync store: plans, taxes, coupons, add-ons, billable metrics, billing entities, customers.
 
 Wiring only; the work is in ``lago_netsuite``. Runs daily (and on demand): it checks both
-connections, stores the catalog and customers idempotently, and reports what has no NetSuite
-mapping yet so gaps are fixed before invoices fail.
+connections, stores the catalog and customers idempotently, and reports every Lago object that
+has no NetSuite mapping (or only a fallback) so gaps are fixed before invoices fail. On success it
+updates the ``lago_netsuite_catalog`` asset, which triggers a run of ``lago_netsuite_sync``.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
 
 from lago_netsuite.dag_support import (
+    CATALOG_ASSET_NAME,
+    CATALOG_ASSET_URI,
     DEFAULT_ARGS,
     LAGO_CONN_ID,
     NETSUITE_CONN_ID,
@@ -58,8 +61,17 @@ def lago_netsuite_catalog() -> None:
         with fail_fast():
             return run(LagoHook(LAGO_CONN_ID), store_engine(), run_id=context["run_id"])
 
+    @task(outlets=[Asset(name=CATALOG_ASSET_NAME, uri=CATALOG_ASSET_URI)])
+    def mapping_coverage(**context) -> dict:
+        """Every Lago object without a NetSuite mapping, per billing entity (logged; returned)."""
+        from lago_netsuite.dag_tasks import run_context
+        from lago_netsuite.pipeline import mapping_coverage as coverage
+
+        with fail_fast():
+            return coverage(run_context(context))
+
     checked = check_connections()
-    checked >> [extract_catalog(), extract_customers()]
+    checked >> [extract_catalog(), extract_customers()] >> mapping_coverage()
 
 
 lago_netsuite_catalog()

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, dag
 
-from lago_netsuite.dag_support import CATALOG_ASSET_URI, DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
+from lago_netsuite.dag_support import (
+    CATALOG_ASSET_NAME,
+    CATALOG_ASSET_URI,
+    DEFAULT_ARGS,
+    START_DATE,
+    TAGS_BASE,
+    on_failure,
+)
 from lago_netsuite.dag_tasks import check_connections, extract, wire_sync
 
 
@@ -21,7 +28,7 @@ from lago_netsuite.dag_tasks import check_connections, extract, wire_sync
     dag_id="lago_netsuite_sync",
     schedule=AssetOrTimeSchedule(
         timetable=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-        assets=[Asset(name="lago_netsuite_catalog", uri=CATALOG_ASSET_URI)],
+        assets=[Asset(name=CATALOG_ASSET_NAME, uri=CATALOG_ASSET_URI)],
     ),
     start_date=START_DATE,
     catchup=False,

@@ -18,6 +18,7 @@ NETSUITE_CONN_ID = "netsuite_default"
 NETSUITE_POOL = "netsuite_restlet"
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 CATALOG_ASSET_URI = "lago-netsuite://catalog"
+CATALOG_ASSET_NAME = "lago_netsuite_catalog"
 TAGS_BASE = ["lago", "netsuite"]
 
 

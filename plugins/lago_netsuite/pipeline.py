@@ -189,6 +189,26 @@ def load(ctx: RunContext, group: dict[str, Any], *, netsuite_conn_id: str) -> di
     return stats
 
 
+# -- catalog -----------------------------------------------------------------------------------
+def mapping_coverage(ctx: RunContext) -> dict[str, Any]:
+    """Resolve every Lago catalog object against the mapping file; log and return the gaps."""
+    from lago_netsuite.coverage import mapping_coverage as coverage
+    from lago_netsuite.coverage import render
+    from lago_netsuite.ledger.catalog import CATALOG_ENDPOINTS, load_catalog
+    from lago_netsuite.transform import load_mappings
+
+    mappings = load_mappings(ctx.settings.mapping_path())  # a broken file fails here, naming file and key
+    catalog = {kind: load_catalog(ctx.engine, kind) for kind in CATALOG_ENDPOINTS}
+    gaps = coverage(mappings, catalog, load_catalog(ctx.engine, "customer"))
+    log.info("%s", render(gaps))
+    return {
+        "mapping_file": ctx.settings.mapping_path(),
+        "unmapped": sum(g.status == "unmapped" for g in gaps),
+        "fallback": sum(g.status == "fallback" for g in gaps),
+        "gaps": [g.as_dict() for g in gaps[:200]],
+    }
+
+
 # -- report ------------------------------------------------------------------------------------
 def report(ctx: RunContext, *, extract_counts: dict | None = None, transform_counts: dict | None = None) -> dict:
     """What this run did per kind, with every failed or held-back document and why."""

@@ -218,3 +218,31 @@ def test_retry_one_document_by_number(sync_world_factory) -> None:
     assert world.run("lago_netsuite_retry_document", {"document": invoice["number"]}) == "success"
     assert world.ledger()[ext].state == "synced"
     world.assert_exactly_once_and_in_agreement()
+
+
+def test_the_catalog_dag_stores_catalog_and_customers_and_reports_coverage(sync_world: SyncWorld) -> None:
+    from lago_netsuite.ledger import catalog, store
+
+    assert sync_world.run("lago_netsuite_catalog") == "success"
+    counts = catalog.catalog_counts(store.get_engine(sync_world.store_url))
+    data = sync_world.dataset
+    assert counts == {"billing_entity": len(data.billing_entities), "tax": len(data.taxes), "plan": len(data.plans),
+                      "coupon": len(data.coupons), "add_on": len(data.add_ons),
+                      "billable_metric": len(data.billable_metrics), "customer": len(data.customers)}
+    # the sandbox holds no NetSuite records from this DAG: it only reads and checks
+    assert sync_world.netsuite_records() == []
+    assert sync_world.run("lago_netsuite_catalog") == "success"  # idempotent
+    assert catalog.catalog_counts(store.get_engine(sync_world.store_url)) == counts
+
+
+def test_a_wrong_netsuite_secret_fails_once_naming_the_connection(sync_world: SyncWorld) -> None:
+    import json
+    import os
+
+    conn = json.loads(os.environ["AIRFLOW_CONN_NETSUITE_DEFAULT"])
+    conn["extra"]["token_secret"] = "f" * 64
+    sync_world.monkeypatch.setenv("AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps(conn))
+    assert sync_world.run() == "failed"
+    stats = sync_world.netsuite_stats()
+    assert stats["calls"]["total"] == 1, "a refused credential must not be retried"
+    assert sync_world.netsuite_records() == []
