@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from lago_netsuite.ledger import catalog, schema
 from lago_netsuite.ledger.claims import FAILED, PENDING, QUARANTINED, SKIPPED, SYNCED, VOIDED, WAITING
+from lago_netsuite.ledger.documents import MISSING_ID_PREFIX
 from lago_netsuite.ledger.records import Outcome, apply_outcomes
 from lago_netsuite.ledger.upsert import CHUNK, utcnow
 
@@ -144,6 +145,15 @@ def transform_pending(
                                for i in [doc.get("lago_invoice_id"), *(doc.get("invoice_ids") or [])] if i}
         dates = _invoice_dates(engine, referenced_invoices) if s.sync_start_date else {}
         for (kind, lago_id), doc in payloads.items():
+            if lago_id.startswith(MISSING_ID_PREFIX):  # kept as received, never sent
+                ext_kind = settings.invoice_record_type if kind == "invoice" else kind
+                number = doc.get("number") if isinstance(doc, dict) else None
+                outcomes.append(Outcome(
+                    f"lago-{ext_kind}-{lago_id}", ext_kind, _RECORD_TYPE[ext_kind], lago_id, number,
+                    source[lago_id], QUARANTINED, code="QUARANTINED",
+                    reason=f"Lago sent this {kind} (number {number!r}) without a lago_id: it cannot be tracked "
+                           "or sent; fix it in Lago (the document as received is kept in lago_document)"))
+                continue
             reason = _before_start(kind, doc, s.sync_start_date, dates)
             if reason:
                 ext_kind = settings.invoice_record_type if kind == "invoice" else kind
@@ -203,6 +213,9 @@ def _outcomes(gate: Any, result: Any, source: dict[str, str]) -> list[Outcome]:
             currency=rec.get("currency"), total_minor=_int_or_none(rec.get("total_minor")),
         ))
     for rec in gate.quarantined.to_dict("records"):
+        if not rec.get("external_id") or not rec.get("lago_id"):
+            log.error("transform quarantined a document it could not identify: %s", rec.get("reasons"))
+            continue
         reasons = rec.get("reasons") or []
         outcomes.append(Outcome(
             external_id=rec["external_id"], kind=rec["kind"], record_type=_RECORD_TYPE.get(rec["kind"], rec["kind"]),

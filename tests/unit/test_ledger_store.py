@@ -111,18 +111,15 @@ def test_customer_upsert_keeps_the_netsuite_link(engine) -> None:
     assert catalog.catalog_counts(engine)["customer"] == 2
 
 
-@pytest.mark.parametrize(
-    ("objects", "message"),
-    [([{"lago_id": "x"}], "without a code: lago_id='x'"), ([], None)],
-    ids=["missing-code", "empty"],
-)
-def test_catalog_upsert_names_the_bad_object(engine, objects, message) -> None:
+def test_a_bad_catalog_object_is_named_and_skipped_while_the_others_are_stored(engine) -> None:
     migrations.migrate(engine)
-    if message:
-        with pytest.raises(ValueError, match=message):
-            catalog.upsert_catalog_objects(engine, "coupon", objects)
-    else:
-        assert catalog.upsert_catalog_objects(engine, "coupon", objects).as_dict()["inserted"] == 0
+    objects = [{"lago_id": "x"}, {"code": "ok", "lago_id": "y"}, "junk"]
+    counts = catalog.upsert_catalog_objects(engine, "coupon", objects)
+    assert counts.as_dict() == {"inserted": 1, "changed": 0, "unchanged": 0, "invalid": 2}
+    assert counts.invalid[0] == "Lago coupon without a code: lago_id='x'"
+    customers = catalog.upsert_customers(engine, [{"lago_id": "c1"}, {"lago_id": "c2", "external_id": "e2"}])
+    assert customers.inserted == 1
+    assert customers.invalid == ["Lago customer without lago_id/external_id: lago_id='c1' external_id=None"]
 
 
 def test_store_url_defaults_to_sqlite_under_airflow_home(monkeypatch, tmp_path: Path) -> None:

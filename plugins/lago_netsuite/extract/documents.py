@@ -58,9 +58,15 @@ def extract_invoices(
     """List invoices issued in the window; fetch and store the new or changed ones in full."""
     listed: dict[str, dict[str, Any]] = {}
     params: dict[str, Any] = {**_window_params(window_from, window_to), "statuses[]": list(INVOICE_STATUSES)}
+    malformed: list[Any] = []
     for inv in hook.paginate("/invoices", params=params, collection="invoices"):
-        if isinstance(inv, dict) and inv.get("lago_id"):
+        if isinstance(inv, dict) and isinstance(inv.get("lago_id"), str) and inv["lago_id"]:
             listed[inv["lago_id"]] = inv
+        else:  # no id to fetch details with: kept as listed, quarantined by the transform step
+            malformed.append(inv)
+    if malformed:
+        documents.store_documents(engine, "invoice", malformed, run_id=run_id)
+        counts.errors.append(f"{len(malformed)} invoice(s) in Lago's list without a lago_id were kept and held back")
     counts.listed["invoice"] = len(listed)
     known = documents.known_versions(engine, "invoice", listed)
     to_fetch = [lid for lid, inv in listed.items() if lid not in known or known[lid] != inv.get("updated_at")]
@@ -93,8 +99,9 @@ def extract_credit_notes(
     *, run_id: str | None,
 ) -> list[dict[str, Any]]:
     """List credit notes issued in the window (items and taxes come with the list) and store them."""
-    listed = {cn["lago_id"]: cn for cn in hook.paginate("/credit_notes", params=_window_params(window_from, window_to),
-                                                         collection="credit_notes") if cn.get("lago_id")}
+    listed = {documents.storage_id(cn): cn
+              for cn in hook.paginate("/credit_notes", params=_window_params(window_from, window_to),
+                                      collection="credit_notes")}
     counts.listed["creditnote"] = len(listed)
     stored = documents.store_documents(engine, "creditnote", listed.values(), run_id=run_id)
     counts.stored["creditnote"] = stored.as_dict()
@@ -109,9 +116,11 @@ def extract_payments(
     cutoff = since.isoformat()
     for page in hook.paginate_pages("/payments", collection="payments"):
         for payment in page:
-            if payment.get("lago_id") and str(payment.get("created_at") or "")[:10] >= cutoff:
-                listed[payment["lago_id"]] = payment
-        if page and all(str(p.get("created_at") or "")[:10] < cutoff for p in page):
+            created = str(payment.get("created_at") or "")[:10] if isinstance(payment, dict) else ""
+            if not created or created >= cutoff:  # no date: kept, so the transform step can say why
+                listed[documents.storage_id(payment)] = payment
+        dated = [str(p["created_at"])[:10] for p in page if isinstance(p, dict) and p.get("created_at")]
+        if dated and max(dated) < cutoff:  # newest first: every later page is older still
             break
     counts.listed["payment"] = len(listed)
     counts.stored["payment"] = documents.store_documents(engine, "payment", listed.values(), run_id=run_id).as_dict()
@@ -125,13 +134,16 @@ def fetch_referenced_invoices(
     """Fetch invoices that succeeded payments or credit notes refer to but were never extracted.
 
     They are synced as dependencies even when issued before the window (never before the sync
-    start date, where transform skips them and what depends on them). An invoice Lago does not show (yet) is noted, not fatal: the document that needs it waits in
-    the ledger and is retried by later runs.
+    start date, where transform skips them and what depends on them). An invoice Lago does not
+    show (yet) is noted, not fatal: the document that needs it waits in the ledger and is retried
+    by later runs.
     """
     from lago_netsuite.hooks.errors import NotFoundError
 
     wanted: set[str] = set()
     for doc in referencing:
+        if not isinstance(doc, dict):
+            continue
         if doc.get("payment_status") == "succeeded":  # only settled payments are sent, so only they need it
             wanted.update(str(i) for i in doc.get("invoice_ids") or [] if i)
         if doc.get("lago_invoice_id"):

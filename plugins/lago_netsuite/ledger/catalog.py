@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy.engine import Engine
 from lago_netsuite.ledger import schema
 from lago_netsuite.ledger.store import canonical_json
 from lago_netsuite.ledger.upsert import UpsertCounts, payload_hash, upsert_tracked
+
+log = logging.getLogger(__name__)
 
 #: Lago catalog endpoints: object type -> (API path, collection key, key field).
 CATALOG_ENDPOINTS: dict[str, tuple[str, str, str]] = {
@@ -28,17 +31,23 @@ def upsert_catalog_objects(
 ) -> UpsertCounts:
     """Store Lago catalog objects of one type (by ``code``), idempotently.
 
+    An object without a ``code`` cannot be mapped or stored by key: it is skipped and named in
+    ``counts.invalid`` (and logged), and the others are stored.
+
     Raises:
-        ValueError: an object has no ``code`` (named in the message), or the type is unknown.
+        ValueError: the type is unknown.
     """
     if object_type not in CATALOG_ENDPOINTS:
         raise ValueError(f"unknown catalog object type {object_type!r}")
     rows = []
     seen: set[str] = set()
+    invalid: list[str] = []
     for obj in objects:
-        code = obj.get("code")
-        if not code:
-            raise ValueError(f"Lago {object_type} without a code: lago_id={obj.get('lago_id')!r}")
+        code = obj.get("code") if isinstance(obj, Mapping) else None
+        if not code or not isinstance(code, str):
+            invalid.append(f"Lago {object_type} without a code: lago_id="
+                           f"{obj.get('lago_id') if isinstance(obj, Mapping) else None!r}")
+            continue
         if code in seen:  # a page shifted during the crawl: keep the first copy
             continue
         seen.add(code)
@@ -53,7 +62,15 @@ def upsert_catalog_objects(
             }
         )
     with engine.begin() as conn:
-        return upsert_tracked(conn, schema.catalog_object, ("object_type", "code"), rows, run_id)
+        counts = upsert_tracked(conn, schema.catalog_object, ("object_type", "code"), rows, run_id)
+    return _with_invalid(counts, invalid)
+
+
+def _with_invalid(counts: UpsertCounts, invalid: list[str]) -> UpsertCounts:
+    for message in invalid:
+        log.warning("skipped: %s", message)
+    counts.invalid = invalid
+    return counts
 
 
 def netsuite_link(customer: Mapping[str, Any]) -> str | None:
@@ -69,17 +86,22 @@ def upsert_customers(
 ) -> UpsertCounts:
     """Store Lago customers (by ``lago_id``), idempotently.
 
-    Raises:
-        ValueError: a customer lacks ``lago_id`` or ``external_id`` (named in the message).
+    A customer without ``lago_id`` or ``external_id`` is skipped and named in ``counts.invalid``;
+    documents of that customer are then held back for want of it, with that reason.
     """
     rows = []
     seen: set[str] = set()
+    invalid: list[str] = []
     for cust in customers:
+        if not isinstance(cust, Mapping):
+            invalid.append(f"Lago customer that is not an object: {cust!r:.80}")
+            continue
         lago_id, external_id = cust.get("lago_id"), cust.get("external_id")
-        if not lago_id or not external_id:
-            raise ValueError(
+        if not lago_id or not external_id or not isinstance(lago_id, str) or not isinstance(external_id, str):
+            invalid.append(
                 f"Lago customer without lago_id/external_id: lago_id={lago_id!r} external_id={external_id!r}"
             )
+            continue
         if lago_id in seen:
             continue
         seen.add(lago_id)
@@ -97,7 +119,8 @@ def upsert_customers(
             }
         )
     with engine.begin() as conn:
-        return upsert_tracked(conn, schema.customer, ("lago_id",), rows, run_id)
+        counts = upsert_tracked(conn, schema.customer, ("lago_id",), rows, run_id)
+    return _with_invalid(counts, invalid)
 
 
 def catalog_counts(engine: Engine) -> dict[str, int]:

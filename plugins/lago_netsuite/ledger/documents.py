@@ -14,6 +14,16 @@ from lago_netsuite.ledger.store import canonical_json
 from lago_netsuite.ledger.upsert import CHUNK, UpsertCounts, payload_hash, upsert_tracked, utcnow
 
 DOCUMENT_KINDS = ("invoice", "creditnote", "payment")
+#: Key prefix of a document Lago sent without a ``lago_id``: kept (as received) and quarantined.
+MISSING_ID_PREFIX = "missing-lago-id-"
+
+
+def storage_id(doc: Mapping[str, Any]) -> str:
+    """The key a document is stored under: its ``lago_id``, or a stable stand-in when it has none."""
+    lago_id = doc.get("lago_id") if isinstance(doc, Mapping) else None
+    if isinstance(lago_id, str) and lago_id.strip():
+        return lago_id
+    return MISSING_ID_PREFIX + payload_hash(doc)[:32]
 
 
 def _row(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,16 +51,16 @@ def store_documents(
 ) -> UpsertCounts:
     """Keep the latest copy of each document and every distinct version ever received.
 
-    A document without a ``lago_id`` cannot be tracked; it raises naming what it has, so the
-    caller can report it rather than lose it silently.
+    A document without a usable ``lago_id`` is kept too, under :func:`storage_id`, so the transform
+    step quarantines it with a reason instead of it being lost or stopping the others.
     """
     if kind not in DOCUMENT_KINDS:
         raise ValueError(f"unknown document kind {kind!r}")
     rows: dict[str, dict[str, Any]] = {}
     for doc in documents:
-        lago_id = doc.get("lago_id") if isinstance(doc, Mapping) else None
-        if not lago_id or not isinstance(lago_id, str):
-            raise ValueError(f"Lago {kind} without a lago_id (number={doc.get('number')!r})")
+        if not isinstance(doc, Mapping):
+            doc = {"unparseable_document": repr(doc)[:2000]}
+        lago_id = storage_id(doc)
         rows[lago_id] = {
             "kind": kind,
             "lago_id": lago_id,

@@ -28,9 +28,13 @@ class UpsertCounts:
     changed: int = 0
     unchanged: int = 0
     changed_keys: list[tuple] = field(default_factory=list, repr=False)
+    invalid: list[str] = field(default_factory=list)  # objects skipped, each named with the reason
 
     def as_dict(self) -> dict[str, int]:
-        return {"inserted": self.inserted, "changed": self.changed, "unchanged": self.unchanged}
+        out = {"inserted": self.inserted, "changed": self.changed, "unchanged": self.unchanged}
+        if self.invalid:
+            out["invalid"] = len(self.invalid)
+        return out
 
 
 def upsert_tracked(
