@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pendulum
 
@@ -74,7 +74,9 @@ class fail_fast:  # noqa: N801 - used as a context manager: ``with fail_fast(): 
     def __enter__(self) -> fail_fast:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> Literal[False]:
         if exc is None:
             return False
         from lago_netsuite.hooks.errors import ConfigurationError, CredentialsError, RequestRejectedError

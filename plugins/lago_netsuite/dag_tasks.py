@@ -81,7 +81,7 @@ def load(group: dict[str, Any], **context: Any) -> dict[str, Any]:
     from lago_netsuite import pipeline
 
     # Names this mapped instance in the Grid view (rendered from the live context after the task).
-    get_current_context()["group_label"] = group.get("label", "")
+    get_current_context()["group_label"] = group.get("label", "")  # type: ignore[typeddict-unknown-key]
     with fail_fast():
         return pipeline.load(run_context(context), group, netsuite_conn_id=NETSUITE_CONN_ID)
 
@@ -125,12 +125,12 @@ def groups(plan: dict[str, Any], stage: str) -> list[dict[str, Any]]:
     return list(plan.get(stage) or [])
 
 
-def wire_sync(extracted: Any) -> None:
+def wire_sync(extracted: Any) -> None:  # XComArgs stand for the values at DAG definition time
     """extract → transform → load customers → load invoices → load the rest → report (+ watcher)."""
     plan = transform(extracted)
     stages = []
     for stage, trigger in (("customers", "all_success"), ("invoices", "none_failed"), ("dependents", "none_failed")):
-        selected = groups.override(task_id=f"plan_{stage}")(plan, stage)
+        selected = groups.override(task_id=f"plan_{stage}")(plan, stage)  # type: ignore[arg-type]
         stages.append(
             load.override(task_id=f"load_{stage}", trigger_rule=trigger).expand(group=selected)
         )

@@ -153,7 +153,7 @@ def transform(
     s = ctx.settings
     kinds = kinds or s.kinds
     summary = transform_pending(ctx, kinds=kinds, retry_failed=retry_failed, only_lago_ids=only_lago_ids,
-                                retry_window=tuple(window) if window and retry_failed else None)
+                                retry_window=(window[0], window[1]) if window and retry_failed else None)
     only = None
     if only_lago_ids is not None:
         with ctx.engine.connect() as conn:

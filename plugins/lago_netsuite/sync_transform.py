@@ -112,9 +112,9 @@ def _before_start(
             return f"issued {issued}, before the sync start date {start}"
     invoice_ids = [doc.get("lago_invoice_id")] if kind == "creditnote" else list(doc.get("invoice_ids") or [])
     for inv in invoice_ids:
-        issued = invoice_dates.get(str(inv)) if inv else None
-        if issued and issued < start:
-            return f"applies to invoice {inv} issued {issued}, before the sync start date {start}"
+        invoice_issued = invoice_dates.get(str(inv)) if inv else None
+        if invoice_issued and invoice_issued < start:
+            return f"applies to invoice {inv} issued {invoice_issued}, before the sync start date {start}"
     return None
 
 

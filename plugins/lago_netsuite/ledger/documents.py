@@ -36,7 +36,8 @@ def _row(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
             "customer_external_id": doc.get("external_customer_id"),
             "lago_updated_at": created or None,
         }
-    customer = doc.get("customer") if isinstance(doc.get("customer"), Mapping) else {}
+    raw_customer = doc.get("customer")
+    customer: Mapping[str, Any] = raw_customer if isinstance(raw_customer, Mapping) else {}
     return {
         "number": doc.get("number"),
         "issuing_date": str(doc.get("issuing_date") or "")[:10] or None,

@@ -229,4 +229,4 @@ def rows_by(engine: Engine, *, lago_id: str | None = None, number: str | None = 
     t = schema.ledger
     cond = t.c.lago_id == lago_id if lago_id else t.c.number == number
     with engine.connect() as conn:
-        return [r._mapping for r in conn.execute(sa.select(t).where(cond))]
+        return [dict(r._mapping) for r in conn.execute(sa.select(t).where(cond))]

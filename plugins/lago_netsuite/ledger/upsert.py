@@ -75,8 +75,8 @@ def upsert_tracked(
     if inserts:
         conn.execute(table.insert(), inserts)
     for upd in updates:
-        cond = sa.and_(*[table.c[c] == upd[c] for c in key_cols])
-        conn.execute(table.update().where(cond).values({k: v for k, v in upd.items() if k not in key_cols}))
+        match = sa.and_(*[table.c[c] == upd[c] for c in key_cols])
+        conn.execute(table.update().where(match).values({k: v for k, v in upd.items() if k not in key_cols}))
     for start in range(0, len(touched), CHUNK):
         chunk = touched[start : start + CHUNK]
         cond = sa.tuple_(*[table.c[c] for c in key_cols]).in_(chunk)

@@ -38,7 +38,7 @@ def is_ref(value: Any) -> bool:
 def iter_refs(node: Any) -> Iterator[dict[str, Any]]:
     """Every placeholder in a record body."""
     if is_ref(node):
-        yield node  # type: ignore[misc]
+        yield node
     elif isinstance(node, Mapping):
         for value in node.values():
             yield from iter_refs(value)

@@ -8,6 +8,7 @@ changed through the Lago admin endpoints are checked too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -49,7 +50,7 @@ def mapping_references(mapping_path: Path) -> tuple[set[str], dict[str, str], se
     return items, currencies, subsidiaries
 
 
-def lago_totals_oracle(lago_app: Any):
+def lago_totals_oracle(lago_app: Any) -> Callable[[str, str], Decimal | None]:
     """``expected_totals(kind, lago_id)`` answering from the Lago sandbox's live documents."""
     state = lago_app.state.sandbox
 
@@ -90,7 +91,7 @@ def build_pair(
     dataset: Any,
     *,
     lago_api_key: str,
-    netsuite_credentials: dict[str, str],
+    netsuite_credentials: dict[str, Any],
     mapping_path: Path,
     lago_rate_limit: int | None = 50,
     seed_linked_customers: bool = True,

@@ -134,7 +134,10 @@ def _arithmetic(h: pd.DataFrame, items: pd.DataFrame, cn_taxes: pd.DataFrame, is
                  + ": taxes_amount_cents " + s(r, "taxes_amount_cents") + " differs from the sum of its applied_taxes "
                  + s(r, "_tax") + " by more than rounding")
     for col in ["total_amount_cents", "coupons_adjustment_amount_cents", "offset_amount_cents"]:
-        issues.check(a[col] < 0, a, lambda r, c=col: r["who"] + ": " + c + " is negative")
+        def negative(r: pd.DataFrame, c: str = col) -> pd.Series:
+            return r["who"] + ": " + c + " is negative"
+
+        issues.check(a[col] < 0, a, negative)
     issues.check(a["offset_amount_cents"] > a["total_amount_cents"], a, lambda r: r["who"]
                  + ": offset_amount_cents exceeds the credit note's total")
 

@@ -39,6 +39,11 @@ CUSTOMER_COLS = ["lago_id", "external_id", "name", "firstname", "lastname", "cus
 _EMPTY: dict[str, Any] = {}
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a malformed child never raises here)."""
+    return value if type(value) is dict else _EMPTY
+
+
 @dataclass
 class LagoFrames:
     """Flattened Lago documents; ``problems`` holds structural issues found while flattening."""
@@ -192,9 +197,9 @@ def flatten(*, invoices: list[Any], credit_notes: list[Any], payments: list[Any]
                                                        "has_credits"], dtype=object)], axis=1)
     fee_df = fees.frame(FEE_COLS, "invoice_id")
     fee_df["has_fee_taxes"] = pd.Series([bool(f.get("applied_taxes")) for f in fees.dicts], dtype=bool)
-    fee_df = pd.concat([fee_df, _frame([f.get("item") if type(f.get("item")) is dict else _EMPTY
+    fee_df = pd.concat([fee_df, _frame([_obj(f.get("item"))
                                         for f in fees.dicts], ITEM_COLS, "item_"),
-                        _frame([f.get("properties") if type(f.get("properties")) is dict else _EMPTY
+                        _frame([_obj(f.get("properties"))
                                 for f in fees.dicts], PROPERTY_COLS, "prop_")], axis=1)
     credit_df = fees_like_credits(credits)
     cn_head, cn_items, cn_item_taxes, cn_taxes = _flatten_credit_notes(credit_notes, problems)
@@ -234,7 +239,7 @@ def customer_links(*, invoices: Sequence[Any], credit_notes: Sequence[Any],
 def fees_like_credits(credits: _Children) -> pd.DataFrame:
     """Invoice credits (coupons, progressive-billing and credit-note credits) with their item fields."""
     df = credits.frame(["lago_id", "amount_cents", "before_taxes"], "invoice_id")
-    items = _frame([c.get("item") if type(c.get("item")) is dict else _EMPTY for c in credits.dicts],
+    items = _frame([_obj(c.get("item")) for c in credits.dicts],
                    ["type", "code", "name"], "item_")
     return pd.concat([df, items], axis=1)
 
@@ -270,7 +275,7 @@ def _flatten_credit_notes(docs: list[Any], problems: list[tuple[Any, ...]]) -> t
         if item_list:
             items.add(lago_id, item_list)
             for it in item_list:
-                fee = it.get("fee") if type(it.get("fee")) is dict else _EMPTY
+                fee = _obj(it.get("fee"))
                 if fee.get("applied_taxes"):
                     item_taxes.add(lago_id, [dict(t, item_id=it.get("lago_id")) for t in fee["applied_taxes"]
                                              if type(t) is dict])
@@ -280,11 +285,11 @@ def _flatten_credit_notes(docs: list[Any], problems: list[tuple[Any, ...]]) -> t
                       pd.DataFrame(extra, columns=["pos", "customer_lago_id", "customer_ns_id", "items_ok",
                                                    "taxes_ok"], dtype=object)], axis=1)
     item_df = items.frame(["lago_id", "amount_cents"], "credit_note_id")
-    fee_dicts = [it.get("fee") if type(it.get("fee")) is dict else _EMPTY for it in items.dicts]
+    fee_dicts = [_obj(it.get("fee")) for it in items.dicts]
     item_df = pd.concat([item_df, _frame(fee_dicts, FEE_COLS, "fee_"),
-                         _frame([f.get("item") if type(f.get("item")) is dict else _EMPTY for f in fee_dicts],
+                         _frame([_obj(f.get("item")) for f in fee_dicts],
                                 ITEM_COLS, "item_"),
-                         _frame([f.get("properties") if type(f.get("properties")) is dict else _EMPTY
+                         _frame([_obj(f.get("properties"))
                                  for f in fee_dicts], PROPERTY_COLS, "prop_")], axis=1)
     item_df["has_fee_taxes"] = pd.Series([bool(f.get("applied_taxes")) for f in fee_dicts], dtype=bool)
     return (head, item_df, item_taxes.frame([*TAX_COLS, "item_id"], "credit_note_id"),

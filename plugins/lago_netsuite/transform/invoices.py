@@ -92,15 +92,19 @@ def _arithmetic(h: pd.DataFrame, inv_taxes: pd.DataFrame, credits: pd.DataFrame,
                  + " - prepaid credits " + s(r, "prepaid_credit_amount_cents") + " = " + s(r, "_total"))
     for col in ["coupons_amount_cents", "progressive_billing_credit_amount_cents", "credit_notes_amount_cents",
                 "prepaid_credit_amount_cents", "total_amount_cents"]:
-        issues.check(a[col] < 0, a, lambda r, c=col: r["who"] + ": " + c + " is negative (" + s(r, c) + ")")
+        def negative(r: pd.DataFrame, c: str = col) -> pd.Series:
+            return r["who"] + ": " + c + " is negative (" + s(r, c) + ")"
+
+        issues.check(a[col] < 0, a, negative)
     cr = credits[credits["key"].isin(k) & (of_type(credits["amount_cents"], int))]
     for ctype, col in [("coupon", "coupons_amount_cents"), ("invoice", "progressive_billing_credit_amount_cents"),
                        ("credit_note", "credit_notes_amount_cents")]:
         part = cr[cr["item_type"] == ctype]
         got = a.assign(_got=sum_by(k, part["key"], ints(part["amount_cents"])))
-        issues.check(got["has_credits"].astype(bool) & (got["_got"] != got[col]), got,
-                     lambda r, t=ctype, c=col: r["who"] + ": its " + t + " credits sum to " + s(r, "_got") + " but "
-                     + c + " is " + s(r, c))
+        def mismatch(r: pd.DataFrame, t: str = ctype, c: str = col) -> pd.Series:
+            return r["who"] + ": its " + t + " credits sum to " + s(r, "_got") + " but " + c + " is " + s(r, c)
+
+        issues.check(got["has_credits"].astype(bool) & (got["_got"] != got[col]), got, mismatch)
 
 
 def _header_fields(h: pd.DataFrame, mappings: Mappings, settings: TransformSettings,
@@ -237,7 +241,10 @@ def transform_invoices(fr: LagoFrames, mappings: Mappings, settings: TransformSe
     for col, text in [("fees_ok", "fees is missing or not a list of objects (the show payload is needed)"),
                       ("credits_ok", "credits is not a list of objects"),
                       ("taxes_ok", "applied_taxes is not a list of objects")]:
-        issues.check(~h[col].astype(bool), h, lambda r, t=text: r["who"] + ": " + t)
+        def malformed(r: pd.DataFrame, t: str = text) -> pd.Series:
+            return r["who"] + ": " + t
+
+        issues.check(~h[col].astype(bool), h, malformed)
     h = _ints(h, AMOUNTS, ("number", "currency", "billing_entity_code", "invoice_type", "issuing_date",
                           "payment_due_date", "web_url", "customer_lago_id", "customer_external_id"))
     incl = h["sub_total_including_taxes_amount_cents"]

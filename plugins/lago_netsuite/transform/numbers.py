@@ -49,7 +49,7 @@ def by_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Ser
 
 def _is_decimal_value(v: object) -> bool:
     t = type(v)
-    if t is str:
+    if isinstance(v, str):
         return _ANY_RE.match(v) is not None
     if t is int:
         return True

@@ -38,8 +38,8 @@ def _first(frames: list[pd.DataFrame], cols: list[str], sources: tuple[str, ...]
     found = [f[cols[0]].notna().to_numpy() for f in frames]
     out = pd.DataFrame(index=frames[0].index)
     for col in cols:
-        out[col] = np.select(found, [f[col].to_numpy(dtype=object) for f in frames], default=None)
-    out["source"] = np.select(found, list(sources), default=None)
+        out[col] = np.select(found, [f[col].to_numpy(dtype=object) for f in frames], default=None)  # type: ignore[call-overload]
+    out["source"] = np.select(found, list(sources), default=None)  # type: ignore[call-overload]
     out = out.astype(object)
     return out.where(out["source"].notna(), None)
 

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from .common import at, new_uuid, rate_float
 from .definitions import ADD_ONS, COUPONS, ENTITIES, METRICS, PLANS, TAXES, ChargeDef, EntityDef, PlanDef, minor
@@ -44,7 +45,7 @@ def build_catalog(seed: int, start: date) -> Catalog:
     rng = random.Random(f"lago-catalog:{seed}")
     day = start - timedelta(days=400)
     created = at(day, 9 * 3600)
-    taxes = [
+    taxes: list[dict[str, Any]] = [
         {
             "lago_id": new_uuid(rng),
             "name": name,
@@ -69,7 +70,7 @@ def build_catalog(seed: int, start: date) -> Catalog:
         "acme_kw": ["kw_excise_5"],
     }
     entities = [_entity_doc(rng, e, created, [tax_by_code[c] for c in entity_taxes[e.code]]) for e in ENTITIES]
-    metrics = [
+    metrics: list[dict[str, Any]] = [
         {
             "lago_id": new_uuid(rng),
             "name": name,
@@ -88,7 +89,7 @@ def build_catalog(seed: int, start: date) -> Catalog:
         for code, name, agg, _kind, _lo, _hi, recurring in METRICS
     ]
     metric_by_code = {m["code"]: m for m in metrics}
-    add_ons = [
+    add_ons: list[dict[str, Any]] = [
         {
             "lago_id": new_uuid(rng),
             "name": name,

@@ -43,7 +43,9 @@ def build_credit_note(
     chosen = rng.sample(candidates, min(len(candidates), rng.choice((1, 1, 2, 3))))
     cn_id = new_uuid(rng)
     currency = invoice["currency"]
-    items, per_tax, bases, adjustment = [], {}, ZERO, ZERO
+    items: list[dict] = []
+    per_tax: dict[str, Decimal] = {}
+    bases, adjustment = ZERO, ZERO
     for fee in chosen:
         amount = fee.amount if rng.random() < 0.4 else rng.randint(1, fee.amount)
         base, prorated = item_base(amount, fee.amount, fee.coupons)

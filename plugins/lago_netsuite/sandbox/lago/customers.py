@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from .catalog import Catalog
 from .common import at, new_uuid
@@ -137,7 +138,7 @@ def build_customer(seed: int, index: int, catalog: Catalog, start: date, netsuit
         name = None if rng.random() < 0.5 else f"{first} {last}"
         legal_name, tin = None, None
     else:
-        first = last = None
+        first = last = None  # type: ignore[assignment]  # a company has no person name
         name = rng.choice(_COMPANIES[country])
         if rng.random() < 0.3:
             name = f"{name} ({seq})"  # same trade name, different legal customers
@@ -147,7 +148,7 @@ def build_customer(seed: int, index: int, catalog: Catalog, start: date, netsuit
     created_day = start - timedelta(days=rng.randrange(30, 700))
     created = at(created_day, rng.randrange(86400))
     provider = _pick(rng, (("stripe", 0.55), ("gocardless", 0.15 if entity.code == "acme_eu" else 0.0), (None, 1.0)))
-    doc = {
+    doc: dict[str, Any] = {
         "lago_id": new_uuid(rng),
         "billing_entity_code": entity.code,
         "external_id": f"cust-{seq:05d}",

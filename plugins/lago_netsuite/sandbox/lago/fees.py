@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from lago_netsuite import money
 
@@ -298,7 +299,7 @@ class FeeBuilder:
     def credit(self, credits: Decimal, wallet_transaction_id: str) -> Fee:
         """A wallet top-up (credit invoice): credits bought at a rate of 1; no tax."""
         precise, amount = self._amounts(credits)
-        item = {
+        item: dict[str, Any] = {
             "type": "credit",
             "code": "credit",
             "name": "credit",

@@ -68,10 +68,22 @@ class DatasetSpec:
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, date.fromisoformat(value))
-        if self.end_date < self.start_date:
+        if self.end < self.start:
             raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
         if self.customers < 1 or self.invoices < 0:
             raise ValueError("a dataset needs at least one customer and a non-negative number of invoices")
+
+    @property
+    def start(self) -> date:
+        """``start_date`` as a date (strings are parsed on construction)."""
+        assert isinstance(self.start_date, date)
+        return self.start_date
+
+    @property
+    def end(self) -> date:
+        """``end_date`` as a date."""
+        assert isinstance(self.end_date, date)
+        return self.end_date
 
 
 @dataclass
@@ -117,8 +129,8 @@ def invoice_counts(spec: DatasetSpec) -> list[int]:
 
 
 def _setup(spec: DatasetSpec) -> tuple[Catalog, list[CustomerProfile]]:
-    catalog = build_catalog(spec.seed, spec.start_date)
-    profiles = build_customers(spec.seed, spec.customers, catalog, spec.start_date, spec.netsuite_share)
+    catalog = build_catalog(spec.seed, spec.start)
+    profiles = build_customers(spec.seed, spec.customers, catalog, spec.start, spec.netsuite_share)
     return catalog, profiles
 
 
@@ -128,7 +140,7 @@ def _histories(
     first = 0
     for profile, count in zip(profiles, invoice_counts(spec), strict=True):
         history = CustomerHistory(
-            spec.seed, catalog, profile, first, count, spec.start_date, spec.end_date, spec.credit_note_share,
+            spec.seed, catalog, profile, first, count, spec.start, spec.end, spec.credit_note_share,
             as_of_end=spec.as_of_end,
         )
         first += count

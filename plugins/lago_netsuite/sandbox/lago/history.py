@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lago_netsuite import money
 
@@ -130,7 +130,8 @@ class CustomerHistory:
 
     def _fees(self, rng: random.Random, fb: FeeBuilder, kind: str, day: date) -> tuple[list[Fee], dict]:
         """The fees of one invoice by type, plus type-specific extras for the document."""
-        p, extras = self.profile, {}
+        p = self.profile
+        extras: dict[str, Any] = {}
         lines = priced_charges(self.catalog, p.plan_code, p.currency)
         if kind == "subscription":
             plan = self.catalog.plan_defs[p.plan_code]
@@ -200,7 +201,7 @@ class CustomerHistory:
         units = draw_units(rng, kind, low, high, huge=huge)
         if not partial:
             return units
-        step = D(1).scaleb(units.as_tuple().exponent)
+        step = D(1).scaleb(int(units.as_tuple().exponent))
         return (units * rng.randint(20, 60) / 100).quantize(step, rounding=ROUND_DOWN)
 
     def _invoice(self, index: int, day: date, kind: str, status: str) -> InvoiceBundle:
