@@ -318,9 +318,15 @@ class GroupLoader:
                                                   "outcome was unknown; the record is in NetSuite", ns_id))
                     r.state = SYNCED
                 else:
+                    # Not written: the call failed, not the record (a reset, a 5xx, a crash before
+                    # the answer). Like a throttled call it is not one of the record's attempts,
+                    # which count its own transient failures (max_attempts) and set its backoff —
+                    # else a few lost calls would push a healthy record's retry out by minutes.
+                    r.attempts = max(r.attempts - 1, 0)
                     transitions.append(Transition(r.external_id, SENT, PENDING, "NOT_FOUND_BY_LOOKUP",
                                                   "outcome was unknown; the record is not in NetSuite, sending again",
-                                                  values={"next_attempt_at": None}, keep_lease=True))
+                                                  values={"next_attempt_at": None, "attempts": r.attempts},
+                                                  keep_lease=True))
                     r.state = PENDING
         self._finish(transitions)
 

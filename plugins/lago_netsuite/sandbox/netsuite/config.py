@@ -146,6 +146,14 @@ class NetSuiteSandboxConfig:
     ``currencies`` maps NetSuite currency ids to ISO codes so amounts can be checked against the
     currency's decimals; ``valid_*`` sets of ``None`` accept any id. ``expected_totals`` is the
     invariant oracle: ``(kind, lago_id) -> Decimal | None``.
+
+    ``after_commit`` is a test-only hook (in-process sandboxes; not settable through
+    ``/_sandbox/config``): ``after_commit(method, results)`` runs once per admitted call after its
+    work is done — a POST's records committed (for the ``timeout`` fault, after the hold), a GET's
+    look-up answered — and before the answer leaves, with the results about to be sent (``None``
+    when the call answered an error). Crash tests use it to kill the client exactly between
+    NetSuite's write and the loader's ledger update. It runs on the server's event loop: keep it
+    quick and do not raise.
     """
 
     account_id: str = "1234567_SB1"
@@ -167,6 +175,7 @@ class NetSuiteSandboxConfig:
     valid_subsidiaries: set[str] | None = None
     currencies: dict[str, str] = field(default_factory=dict)
     expected_totals: Callable[[str, str], Decimal | None] | None = None
+    after_commit: Callable[[str, list[dict[str, Any]] | None], None] | None = None
     batch_cap: int = 500
     nonce_cache_size: int = 100_000
 
