@@ -66,9 +66,10 @@ DEFAULT_ARGS: dict[str, Any] = {
 class fail_fast:  # noqa: N801 - used as a context manager: ``with fail_fast(): ...``
     """Turn permanent errors into ``AirflowFailException`` so Airflow does not retry them.
 
-    Wrong credentials, a missing connection field or a request NetSuite refuses as malformed will
-    fail the same way on every retry; retrying them only hides the one clear message in a stack of
-    identical ones. Transient errors pass through untouched and keep the task's retries.
+    Wrong credentials, a missing connection field, a request NetSuite refuses as malformed or a
+    broken mapping file will fail the same way on every retry; retrying them only hides the one
+    clear message in a stack of identical ones. Transient errors pass through untouched and keep
+    the task's retries.
     """
 
     def __enter__(self) -> fail_fast:
@@ -80,8 +81,9 @@ class fail_fast:  # noqa: N801 - used as a context manager: ``with fail_fast(): 
         if exc is None:
             return False
         from lago_netsuite.hooks.errors import ConfigurationError, CredentialsError, RequestRejectedError
+        from lago_netsuite.transform.mappings import MappingError  # only ever imported by a failing task
 
-        if isinstance(exc, CredentialsError | ConfigurationError | RequestRejectedError):
+        if isinstance(exc, CredentialsError | ConfigurationError | RequestRejectedError | MappingError):
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(exc)) from exc

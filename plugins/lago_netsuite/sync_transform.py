@@ -18,6 +18,7 @@ from lago_netsuite.ledger import catalog, schema
 from lago_netsuite.ledger.claims import FAILED, PENDING, QUARANTINED, SKIPPED, SYNCED, VOIDED, WAITING
 from lago_netsuite.ledger.documents import MISSING_ID_PREFIX
 from lago_netsuite.ledger.records import Outcome, apply_outcomes
+from lago_netsuite.ledger.store import lookup_text
 from lago_netsuite.ledger.upsert import CHUNK, utcnow
 
 if TYPE_CHECKING:
@@ -110,12 +111,18 @@ def _before_start(
         issued = str(doc.get("issuing_date") or "")[:10]
         if issued and issued < start:
             return f"issued {issued}, before the sync start date {start}"
-    invoice_ids = [doc.get("lago_invoice_id")] if kind == "creditnote" else list(doc.get("invoice_ids") or [])
-    for inv in invoice_ids:
-        invoice_issued = invoice_dates.get(str(inv)) if inv else None
+    for inv in _invoice_refs(kind, doc):
+        invoice_issued = invoice_dates.get(inv)
         if invoice_issued and invoice_issued < start:
             return f"applies to invoice {inv} issued {invoice_issued}, before the sync start date {start}"
     return None
+
+
+def _invoice_refs(kind: str, doc: dict[str, Any]) -> list[str]:
+    """The Lago invoices a credit note or payment applies to (a malformed field names none: the
+    transform holds such a document back with the reason)."""
+    ids = doc.get("invoice_ids") if kind == "payment" else [doc.get("lago_invoice_id")]
+    return [i for i in ids if isinstance(i, str) and i] if isinstance(ids, list) else []
 
 
 def transform_pending(
@@ -141,8 +148,7 @@ def transform_pending(
         source = {lid: h for _, lid, h in chunk}
         docs: dict[str, list[dict[str, Any]]] = {"invoice": [], "creditnote": [], "payment": []}
         outcomes: list[Outcome] = []
-        referenced_invoices = {str(i) for (k, _), doc in payloads.items() if k != "invoice"
-                               for i in [doc.get("lago_invoice_id"), *(doc.get("invoice_ids") or [])] if i}
+        referenced_invoices = {i for (k, _), doc in payloads.items() if k != "invoice" for i in _invoice_refs(k, doc)}
         dates = _invoice_dates(engine, referenced_invoices) if s.sync_start_date else {}
         for (kind, lago_id), doc in payloads.items():
             if lago_id.startswith(MISSING_ID_PREFIX):  # kept as received, never sent
@@ -151,8 +157,8 @@ def transform_pending(
                 outcomes.append(Outcome(
                     f"lago-{ext_kind}-{lago_id}", ext_kind, _RECORD_TYPE[ext_kind], lago_id, number,
                     source[lago_id], QUARANTINED, code="QUARANTINED",
-                    reason=f"Lago sent this {kind} (number {number!r}) without a lago_id: it cannot be tracked "
-                           "or sent; fix it in Lago (the document as received is kept in lago_document)"))
+                    reason=f"Lago sent this {kind} (number {number!r}) without a usable lago_id: it cannot be "
+                           "tracked or sent; fix it in Lago (the document as received is kept in lago_document)"))
                 continue
             reason = _before_start(kind, doc, s.sync_start_date, dates)
             if reason:
@@ -172,11 +178,12 @@ def transform_pending(
                                      settings=settings, synced_invoices=synced)
         gate = run_gate(result, data_docs_dir=s.data_docs_path(), run_id=ctx.run_id)
         outcomes += _outcomes(gate, result, {**source, **customer_source})
+        duplicates = _hold_duplicate_numbers(engine, outcomes)
         counts = apply_outcomes(engine, outcomes, mapping_hash=mapping_hash, run_id=ctx.run_id,
                                 retry_failed=retry_failed)
         _record_warnings(engine, result, ctx.run_id)
-        summary["records"] += len(gate.records)
-        summary["quarantined"] += len(gate.quarantined)
+        summary["records"] += len(gate.records) - duplicates
+        summary["quarantined"] += len(gate.quarantined) + duplicates
         summary["skipped"] += sum(1 for o in outcomes if o.state == SKIPPED)
         summary["warnings"] += len(result.warnings)
         summary["customer_external_ids"] += [f"lago-customer-{c['lago_id']}" for c in customers if c.get("lago_id")]
@@ -231,6 +238,51 @@ def _outcomes(gate: Any, result: Any, source: dict[str, str]) -> list[Outcome]:
     return outcomes
 
 
+_NUMBERED = ("invoice", "salesorder", "creditnote")  # their number is the NetSuite tranid
+_LABEL = {"invoice": "invoice", "salesorder": "invoice", "creditnote": "credit note"}
+
+
+def _hold_duplicate_numbers(engine: sa.Engine, outcomes: list[Outcome]) -> int:
+    """Quarantine (in place) each new record whose number another Lago document already carries.
+
+    The number becomes the NetSuite ``tranid``, which NetSuite keeps unique per record type: the
+    second document would be refused, or, where an account allows duplicates, booked under a number
+    that already names another. The document seen first keeps the number — the one already in the
+    ledger (and not held back itself), else the first of this batch (oldest issuing date first) —
+    and the other is held back naming both, until the number is corrected in Lago.
+
+    Returns:
+        How many records were held back.
+    """
+    t = schema.ledger
+    numbered = [i for i, o in enumerate(outcomes)
+                if o.state == PENDING and o.action == "create" and o.kind in _NUMBERED and o.number]
+    numbers = sorted({n for i in numbered if (n := lookup_text(outcomes[i].number, t.c.number))})
+    taken: dict[tuple[str, str], tuple[str, str]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(numbers), CHUNK):
+            query = sa.select(t.c.record_type, t.c.number, t.c.lago_id, t.c.external_id).where(
+                t.c.number.in_(numbers[start : start + CHUNK]), t.c.kind.in_(_NUMBERED),
+                t.c.state.not_in((QUARANTINED, SKIPPED)))
+            for record_type, number, lago_id, external_id in conn.execute(query).tuples():
+                taken.setdefault((record_type, number), (lago_id, external_id))
+    held = 0
+    for i in numbered:
+        o = outcomes[i]
+        key = (o.record_type, lookup_text(o.number, t.c.number) or "")
+        holder = taken.setdefault(key, (o.lago_id, o.external_id))
+        if holder[0] == o.lago_id:
+            continue
+        label = _LABEL[o.kind]
+        outcomes[i] = Outcome(
+            o.external_id, o.kind, o.record_type, o.lago_id, o.number, o.source_hash, QUARANTINED,
+            code="QUARANTINED",
+            reason=f"{label} {o.number} (Lago id {o.lago_id}): Lago {label} {holder[0]} ({holder[1]}) already has "
+                   f"the number {o.number!r}, and NetSuite keeps one {label} per number; correct it in Lago")
+        held += 1
+    return held
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return None if value is None else int(value)
@@ -255,7 +307,8 @@ def _record_warnings(engine: sa.Engine, result: Any, run_id: str) -> None:
             states.update({k: v for k, v in conn.execute(query).tuples()})
         rows = [{"event_id": str(uuid.uuid4()), "external_id": w["external_id"], "at": now, "run_id": run_id,
                  "from_state": states.get(w["external_id"]), "to_state": states.get(w["external_id"], PENDING),
-                 "code": "WARNING", "message": str(w.get("message")), "netsuite_id": None}
+                 "code": "WARNING", "message": lookup_text(str(w.get("message")), schema.event.c.message),
+                 "netsuite_id": None}
                 for w in warnings if w["external_id"] in states]
         if rows:
             conn.execute(schema.event.insert(), rows)

@@ -144,10 +144,12 @@ def fetch_referenced_invoices(
     for doc in referencing:
         if not isinstance(doc, dict):
             continue
-        if doc.get("payment_status") == "succeeded":  # only settled payments are sent, so only they need it
-            wanted.update(str(i) for i in doc.get("invoice_ids") or [] if i)
-        if doc.get("lago_invoice_id"):
-            wanted.add(str(doc["lago_invoice_id"]))
+        # Ids of another shape name no invoice: the transform holds such a document back, saying why.
+        ids = doc.get("invoice_ids")
+        if doc.get("payment_status") == "succeeded" and isinstance(ids, list):  # only settled payments are sent
+            wanted.update(i for i in ids if isinstance(i, str) and i)
+        if isinstance(doc.get("lago_invoice_id"), str) and doc["lago_invoice_id"]:
+            wanted.add(doc["lago_invoice_id"])
     known = documents.known_versions(engine, "invoice", wanted)
     fetched: list[dict[str, Any]] = []
     for lago_id in sorted(wanted - set(known)):

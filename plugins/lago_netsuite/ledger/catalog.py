@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lago_netsuite.ledger import schema
-from lago_netsuite.ledger.store import canonical_json
+from lago_netsuite.ledger.store import canonical_json, lookup_text
 from lago_netsuite.ledger.upsert import UpsertCounts, payload_hash, upsert_tracked
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ def upsert_catalog_objects(
             invalid.append(f"Lago {object_type} without a code: lago_id="
                            f"{obj.get('lago_id') if isinstance(obj, Mapping) else None!r}")
             continue
+        if lookup_text(code, schema.catalog_object.c.code) != code:
+            invalid.append(f"Lago {object_type} whose code is too long or holds NUL: {code!r:.80}")
+            continue
         if code in seen:  # a page shifted during the crawl: keep the first copy
             continue
         seen.add(code)
@@ -55,8 +58,8 @@ def upsert_catalog_objects(
             {
                 "object_type": object_type,
                 "code": str(code),
-                "lago_id": obj.get("lago_id"),
-                "name": obj.get("name") or obj.get("invoice_display_name"),
+                "lago_id": lookup_text(obj.get("lago_id"), schema.catalog_object.c.lago_id),
+                "name": lookup_text(obj.get("name") or obj.get("invoice_display_name"), schema.catalog_object.c.name),
                 "payload": canonical_json(obj),
                 "payload_hash": payload_hash(obj),
             }
@@ -75,7 +78,8 @@ def _with_invalid(counts: UpsertCounts, invalid: list[str]) -> UpsertCounts:
 
 def netsuite_link(customer: Mapping[str, Any]) -> str | None:
     """The NetSuite customer id from Lago's own NetSuite integration link, if any."""
-    for link in customer.get("integration_customers") or []:
+    links = customer.get("integration_customers")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, Mapping) and link.get("type") == "netsuite" and link.get("external_customer_id"):
             return str(link["external_customer_id"])
     return None
@@ -86,9 +90,11 @@ def upsert_customers(
 ) -> UpsertCounts:
     """Store Lago customers (by ``lago_id``), idempotently.
 
-    A customer without ``lago_id`` or ``external_id`` is skipped and named in ``counts.invalid``;
-    documents of that customer are then held back for want of it, with that reason.
+    A customer without ``lago_id`` or ``external_id`` (or with one its key columns cannot hold) is
+    skipped and named in ``counts.invalid``; documents of that customer then wait for it. The other
+    columns only look up what ``payload`` keeps whole, so they are cut to fit (``lookup_text``).
     """
+    t = schema.customer
     rows = []
     seen: set[str] = set()
     invalid: list[str] = []
@@ -102,6 +108,10 @@ def upsert_customers(
                 f"Lago customer without lago_id/external_id: lago_id={lago_id!r} external_id={external_id!r}"
             )
             continue
+        if lookup_text(lago_id, t.c.lago_id) != lago_id or lookup_text(external_id, t.c.external_id) != external_id:
+            invalid.append(f"Lago customer whose lago_id or external_id is too long or holds NUL: "
+                           f"lago_id={lago_id!r:.80} external_id={external_id!r:.80}")
+            continue
         if lago_id in seen:
             continue
         seen.add(lago_id)
@@ -109,11 +119,11 @@ def upsert_customers(
             {
                 "lago_id": str(lago_id),
                 "external_id": str(external_id),
-                "billing_entity_code": cust.get("billing_entity_code"),
-                "name": cust.get("name") or full_name(cust),
-                "email": cust.get("email"),
-                "currency": cust.get("currency"),
-                "netsuite_customer_id": netsuite_link(cust),
+                "billing_entity_code": lookup_text(cust.get("billing_entity_code"), t.c.billing_entity_code),
+                "name": lookup_text(cust.get("name") or full_name(cust), t.c.name),
+                "email": lookup_text(cust.get("email"), t.c.email),
+                "currency": lookup_text(cust.get("currency"), t.c.currency),
+                "netsuite_customer_id": lookup_text(netsuite_link(cust), t.c.netsuite_customer_id),
                 "payload": canonical_json(cust),
                 "payload_hash": payload_hash(cust),
             }
@@ -152,7 +162,8 @@ def load_catalog(engine: Engine, object_type: str) -> list[dict[str, Any]]:
 
 def full_name(customer: Mapping[str, Any]) -> str | None:
     """``firstname lastname`` of an individual customer, or None."""
-    return " ".join(p for p in (customer.get("firstname"), customer.get("lastname")) if p) or None
+    parts = (customer.get("firstname"), customer.get("lastname"))
+    return " ".join(p for p in parts if isinstance(p, str) and p) or None
 
 
 def missing_customer_external_ids(engine: Engine) -> list[str]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lago_netsuite.ledger import schema
-from lago_netsuite.ledger.store import canonical_json
+from lago_netsuite.ledger.store import canonical_json, lookup_text
 from lago_netsuite.ledger.upsert import CHUNK, UpsertCounts, payload_hash, upsert_tracked, utcnow
 
 DOCUMENT_KINDS = ("invoice", "creditnote", "payment")
@@ -19,31 +19,38 @@ MISSING_ID_PREFIX = "missing-lago-id-"
 
 
 def storage_id(doc: Mapping[str, Any]) -> str:
-    """The key a document is stored under: its ``lago_id``, or a stable stand-in when it has none."""
+    """The key a document is stored under: its ``lago_id``, or a stable stand-in when it has none.
+
+    A ``lago_id`` the key column cannot hold as it is (longer than Lago's UUIDs, or with a NUL) is
+    no usable id either.
+    """
     lago_id = doc.get("lago_id") if isinstance(doc, Mapping) else None
-    if isinstance(lago_id, str) and lago_id.strip():
+    if isinstance(lago_id, str) and lago_id.strip() and lookup_text(lago_id, schema.document.c.lago_id) == lago_id:
         return lago_id
     return MISSING_ID_PREFIX + payload_hash(doc)[:32]
 
 
 def _row(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The lookup columns of a stored document, each cut to fit (see ``store.lookup_text``)."""
+    t = schema.document
     if kind == "payment":
-        created = str(doc.get("created_at") or "")
+        created = lookup_text(doc.get("created_at"), t.c.lago_updated_at)
         return {
-            "number": doc.get("reference") or None,
-            "issuing_date": created[:10] or None,
-            "status": doc.get("payment_status"),
-            "customer_external_id": doc.get("external_customer_id"),
+            "number": lookup_text(doc.get("reference") or None, t.c.number),
+            "issuing_date": lookup_text(created, t.c.issuing_date) or None,
+            "status": lookup_text(doc.get("payment_status"), t.c.status),
+            "customer_external_id": lookup_text(doc.get("external_customer_id"), t.c.customer_external_id),
             "lago_updated_at": created or None,
         }
     raw_customer = doc.get("customer")
     customer: Mapping[str, Any] = raw_customer if isinstance(raw_customer, Mapping) else {}
     return {
-        "number": doc.get("number"),
-        "issuing_date": str(doc.get("issuing_date") or "")[:10] or None,
-        "status": doc.get("status") if kind == "invoice" else doc.get("credit_status"),
-        "customer_external_id": customer.get("external_id") or doc.get("external_customer_id"),
-        "lago_updated_at": doc.get("updated_at"),
+        "number": lookup_text(doc.get("number"), t.c.number),
+        "issuing_date": lookup_text(doc.get("issuing_date"), t.c.issuing_date) or None,
+        "status": lookup_text(doc.get("status") if kind == "invoice" else doc.get("credit_status"), t.c.status),
+        "customer_external_id": lookup_text(customer.get("external_id") or doc.get("external_customer_id"),
+                                            t.c.customer_external_id),
+        "lago_updated_at": lookup_text(doc.get("updated_at"), t.c.lago_updated_at),
     }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ from lago_netsuite.ledger.claims import (
     Transition,
     apply_transitions,
 )
-from lago_netsuite.ledger.store import canonical_json
+from lago_netsuite.ledger.store import canonical_json, lookup_text
 from lago_netsuite.ledger.upsert import CHUNK, payload_hash, utcnow
 
 REBUILDABLE = (PENDING, WAITING, QUARANTINED, SKIPPED)
@@ -95,12 +95,15 @@ def apply_outcomes(
     retry_failed: bool = False,
 ) -> ApplyCounts:
     """Write transform outcomes into the ledger following the rules in the module docstring."""
-    outcomes = list({o.external_id: o for o in outcomes}.values())
+    t = schema.ledger
+    # A number or reason made from what Lago sent must fit its column (see ``store.lookup_text``).
+    outcomes = [replace(o, number=lookup_text(o.number, t.c.number),
+                        reason=lookup_text(o.reason, t.c.last_error_message))
+                for o in {o.external_id: o for o in outcomes}.values()]
     counts = ApplyCounts()
     if not outcomes:
         return counts
     now = utcnow()
-    t = schema.ledger
     with engine.begin() as conn:
         existing = _existing(conn, [o.external_id for o in outcomes])
         inserts: list[dict[str, Any]] = []

@@ -115,6 +115,22 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def lookup_text(value: Any, column: sa.Column) -> str | None:
+    """A Lago field as a lookup column of the store keeps it: text that fits the column, or None.
+
+    Lookup columns (a document's number and status, a customer's name, ...) only index and show
+    what the ``payload`` column keeps whole, as Lago sent it. So a field Lago sent with the wrong
+    type (an object, a list), longer than the column, or holding NUL — which PostgreSQL text
+    cannot store — is cut to fit instead of making the database refuse the row, and with it every
+    other document of the batch; the transform step then holds the document back by name.
+    """
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value).replace("\x00", "\ufffd")
+    length = getattr(column.type, "length", None)
+    return text[:length] if length else text
+
+
 def canonical_json(payload: Any) -> str:
     """Stable JSON text (sorted keys, no spaces) used for hashing and storage."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

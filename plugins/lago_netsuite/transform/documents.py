@@ -100,6 +100,7 @@ class KindOutput:
     skipped: pd.DataFrame = field(default_factory=lambda: empty_frame(SKIP_COLUMNS))
     voids: pd.DataFrame = field(default_factory=lambda: empty_frame(["external_id", "kind", "record_type",
                                                                      "lago_id", "number"]))
+    records: pd.DataFrame | None = None  # the contract records, built while the documents are isolated
 
 
 def label(kind_label: str, number: pd.Series, lago_id: pd.Series) -> pd.Series:

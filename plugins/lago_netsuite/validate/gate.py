@@ -195,6 +195,15 @@ def _build_docs(context: Any, run_name: str) -> Path | None:
     return Path(url.removeprefix("file://")) if url else None
 
 
+def _who(kind: Any, number: Any, lago_id: Any, external_id: Any) -> str:
+    """A document as reasons name it: ``invoice INV-2024-001`` (or its Lago id, or externalId)."""
+    name = next((v for v in (number, lago_id, external_id) if isinstance(v, str) and v.strip()), "?")
+    return f"{_KIND_LABELS.get(kind, kind)} {name}"
+
+
+_KIND_LABELS = {"creditnote": "credit note", "salesorder": "sales order", "void": "void of"}
+
+
 def _split(result: TransformResult, frames: dict[str, pd.DataFrame], failures: list[tuple[str, ...]],
            summary: list[dict[str, Any]], index: Path | None, run_name: str) -> GateResult:
     """Passed records, and the merged quarantine (transform reasons + failed expectations)."""
@@ -208,6 +217,11 @@ def _split(result: TransformResult, frames: dict[str, pd.DataFrame], failures: l
         grouped = fail.groupby("external_id", sort=False).agg(kind=("kind", "first"), reasons=("reason", list),
                                                               failed_expectations=("name", list)).reset_index()
         gate_q = grouped.merge(ident, on="external_id", how="left")[GATE_QUARANTINE_COLUMNS]
+        # Like the transform's own reasons, each names its document: the ledger and the run report
+        # show a reason on its own, and "the transaction date is present" alone says not which.
+        gate_q["reasons"] = [[f"{r} ({_who(k, n, lid, eid)})" for r in rs] for rs, k, n, lid, eid in zip(
+            gate_q["reasons"], gate_q["kind"], gate_q["number"], gate_q["lago_id"], gate_q["external_id"],
+            strict=True)]
     transform_q = result.quarantined.assign(failed_expectations=[[] for _ in range(len(result.quarantined))])
     quarantined = pd.concat([transform_q[GATE_QUARANTINE_COLUMNS], gate_q], ignore_index=True)
     records = result.records[~result.records["external_id"].isin(set(fail["external_id"]))].reset_index(drop=True)
