@@ -107,6 +107,7 @@ def extract_range(
                 acc[name] = acc.get(name, 0) + n
         total.detail_fetches += part.detail_fetches
         total.customers_fetched += part.customers_fetched
+        total.customer_calls += part.customer_calls
         total.referenced_invoices_fetched += part.referenced_invoices_fetched
         total.errors += part.errors
         cursor = until + dt.timedelta(days=1)
@@ -161,7 +162,7 @@ def transform(
             only = list(conn.execute(sa.select(t.c.external_id).where(t.c.lago_id.in_(only_lago_ids))).scalars())
             only += summary.get("customer_external_ids", [])
     plan = plan_groups(ctx.engine, ctx.run_id, kinds=(*kinds, "customer"), per_group=s.documents_per_load_task,
-                       only=only)
+                       only=only, lanes=s.load_parallelism, batch_size=s.batch_size)
     summary.pop("customer_external_ids", None)
     return {
         "counts": summary,

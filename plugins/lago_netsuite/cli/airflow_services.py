@@ -35,6 +35,7 @@ class AirflowServices:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     components: tuple[str, ...] = COMPONENTS
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    health_url: str = HEALTH_URL  # another port when [api] port is not 8080 (e.g. the end-to-end benchmark)
 
     @property
     def pid_file(self) -> Path:
@@ -61,7 +62,7 @@ class AirflowServices:
                     log_file = self.run_dir / f"airflow-{name}.log"
                     raise RuntimeError(f"airflow {name} exited with {proc.returncode}; see {log_file}")
             try:
-                with urllib.request.urlopen(HEALTH_URL, timeout=3) as resp:  # noqa: S310 - fixed loopback URL
+                with urllib.request.urlopen(self.health_url, timeout=3) as resp:  # noqa: S310 - fixed loopback URL
                     health = json.loads(resp.read())
                 states = {k: (v or {}).get("status") for k, v in health.items()}
                 if states.get("scheduler") == "healthy" and states.get("dag_processor", "healthy") == "healthy":

@@ -41,6 +41,7 @@ class ExtractCounts:
     stored: dict[str, dict[str, int]] = field(default_factory=dict)
     referenced_invoices_fetched: int = 0
     customers_fetched: int = 0
+    customer_calls: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -166,13 +167,52 @@ def fetch_referenced_invoices(
             stored[key] += value
 
 
+#: Above this many unknown customers, read the customer list instead when it has fewer pages.
+LIST_CUSTOMERS_ABOVE = 20
+
+
+def list_customers(hook: LagoHook, wanted: set[str], counts: ExtractCounts) -> dict[str, dict[str, Any]]:
+    """The ``wanted`` customers found by paging ``GET /customers``, while that is the cheaper way.
+
+    The first page says how many pages the list has; paging on only pays when they are fewer than
+    the customers still missing (one call each otherwise). The list carries what the show endpoint
+    does for the sync (``integration_customers``, ``billing_entity_code``).
+    """
+    found: dict[str, dict[str, Any]] = {}
+    page = 1
+    while True:
+        body = hook.get("/customers", {"page": page, "per_page": 100})
+        counts.customer_calls += 1
+        customers = body.get("customers") or []
+        for cust in customers:
+            external_id = cust.get("external_id") if isinstance(cust, dict) else None
+            if isinstance(external_id, str) and external_id in wanted:
+                found[external_id] = cust
+        meta = body.get("meta") or {}
+        next_page = meta.get("next_page") if customers else None
+        if not isinstance(next_page, int) or next_page <= page:
+            break
+        if int(meta.get("total_pages") or 0) - page >= len(wanted) - len(found):
+            break  # fetching the rest one by one is no dearer
+        page = next_page
+    return found
+
+
 def fetch_missing_customers(hook: LagoHook, engine: Engine, counts: ExtractCounts, *, run_id: str | None) -> None:
-    """Fetch customers that stored documents name but the store does not hold yet."""
+    """Fetch customers that stored documents name but the store does not hold yet.
+
+    One call per customer, so an hourly run's calls grow with its new customers; many at once (a
+    first sync, a backfill) are read from the customer list when that takes fewer calls.
+    """
     from lago_netsuite.hooks.errors import NotFoundError
 
     missing = catalog.missing_customer_external_ids(engine)
-    fetched = []
+    listed = list_customers(hook, set(missing), counts) if len(missing) > LIST_CUSTOMERS_ABOVE else {}
+    fetched = [listed[external_id] for external_id in missing if external_id in listed]
     for external_id in missing:
+        if external_id in listed:
+            continue
+        counts.customer_calls += 1
         try:
             fetched.append(hook.get(f"/customers/{external_id}")["customer"])
         except NotFoundError as exc:  # reported; the documents of that customer will wait

@@ -3,13 +3,15 @@
 Stage 1 holds customers, stage 2 invoices and sales orders, stage 3 what depends on them (credit
 memos, payments, voids), so NetSuite sees a customer before its first document and an invoice
 before its payment and its credit memo. Each group is a few hundred records — several RESTlet
-batches — because a task instance costs seconds of scheduling; the number of groups stays under
+batches — because a task instance costs seconds of scheduling; the number of groups of a stage is
+a multiple of the pool's slots, so no wave of load tasks runs half empty, and stays under
 Airflow's ``max_map_length``. Groups are written to the store and only their labels travel in XCom.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +62,28 @@ def _label(rows: list[Any]) -> str:
     return f"{what}: {span}"[:250]
 
 
+def group_count(records: int, per_group: int, *, lanes: int = 1, batch_size: int = 1) -> int:
+    """How many load groups a stage of ``records`` is split into.
+
+    Load tasks run in waves of ``lanes`` (the pool's slots), and a stage ends with its slowest
+    wave: 11 groups on 5 slots take three waves, the last one running a single task while the
+    account could take five. So the count is the multiple of ``lanes`` nearest to
+    ``records / per_group``; a stage smaller than one wave is spread over up to ``lanes`` groups
+    of at least one RESTlet batch each. Never more than ``MAX_GROUPS_PER_STAGE``.
+    """
+    if records <= 0:
+        return 0
+    lanes = max(1, lanes)
+    wanted = -(-records // max(1, per_group))
+    if wanted <= lanes:
+        count = min(lanes, -(-records // max(1, batch_size)))
+    else:
+        count = lanes * math.floor(wanted / lanes + 0.5)
+    if count > MAX_GROUPS_PER_STAGE:
+        count = MAX_GROUPS_PER_STAGE // lanes * lanes or MAX_GROUPS_PER_STAGE
+    return max(1, count)
+
+
 def plan_groups(
     engine: Engine,
     run_id: str,
@@ -68,14 +92,18 @@ def plan_groups(
     per_group: int,
     only: list[str] | None = None,
     now: datetime | None = None,
+    lanes: int = 1,
+    batch_size: int = 1,
 ) -> dict[int, list[GroupRef]]:
     """Write this run's load groups and return them by stage.
 
     Args:
         kinds: document kinds in scope (``customer``, ``invoice``, ``creditnote``, ``payment``);
             ``invoice`` covers sales orders.
-        per_group: records per group (grown if a stage would exceed ``MAX_GROUPS_PER_STAGE``).
+        per_group: records per group, roughly (see :func:`group_count`).
         only: restrict to these externalIds (the single-document retry).
+        lanes: load tasks that run at once (the ``netsuite_restlet`` pool's slots).
+        batch_size: records per RESTlet call.
     """
     t = schema.ledger
     now = now or utcnow()
@@ -97,9 +125,9 @@ def plan_groups(
     plan: dict[int, list[GroupRef]] = {1: [], 2: [], 3: []}
     inserts: list[dict[str, Any]] = []
     for stage, stage_rows in by_stage.items():
-        size = max(per_group, -(-len(stage_rows) // MAX_GROUPS_PER_STAGE)) if stage_rows else per_group
-        for group_no, start in enumerate(range(0, len(stage_rows), size)):
-            chunk = stage_rows[start : start + size]
+        count = group_count(len(stage_rows), per_group, lanes=lanes, batch_size=batch_size)
+        for group_no in range(count):  # contiguous chunks whose sizes differ by one at most
+            chunk = stage_rows[group_no * len(stage_rows) // count : (group_no + 1) * len(stage_rows) // count]
             ref = GroupRef(run_id, stage, group_no, _label(chunk))
             plan[stage].append(ref)
             inserts.append({**ref.as_dict(), "external_ids": json.dumps([r.external_id for r in chunk]),

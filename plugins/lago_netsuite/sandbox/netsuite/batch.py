@@ -61,6 +61,8 @@ async def run_batch(records: list[Any], ctx: CallContext) -> list[dict[str, Any]
     results: list[dict[str, Any]] = []
     uncommitted: list[StoredRecord] = []
     per_record_s = cfg.latency_per_record_ms / 1000
+    loop = asyncio.get_running_loop()
+    due = loop.time()
     try:
         for index, raw in enumerate(records):
             if remaining < cfg.usage_reserve:
@@ -71,7 +73,10 @@ async def run_batch(records: list[Any], ctx: CallContext) -> list[dict[str, Any]
             if new is not None:
                 uncommitted.append(new)
             if per_record_s:
-                await asyncio.sleep(per_record_s)
+                # Record i is due i × R after the batch started: a loop woken late on a busy machine
+                # does not add its lateness to every later record, so a batch costs b × R as configured.
+                due += per_record_s
+                await asyncio.sleep(max(0.0, due - loop.time()))
             if new is not None and not ctx.hold_s:
                 _commit(new, ctx)
                 uncommitted.remove(new)
