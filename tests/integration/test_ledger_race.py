@@ -32,7 +32,8 @@ def test_two_loaders_share_the_records_and_none_is_sent_twice(postgres_url, nets
     go = tmp_path / "go"
     env = {**os.environ, "AIRFLOW_CONN_NETSUITE_DEFAULT": netsuite_conn_json(sandbox),
            "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"}
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.race_loader", postgres_url, str(ids_file), str(go)],
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.race_loader", postgres_url, str(ids_file),
+                               str(go)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
              for _ in range(2)]
     import time
@@ -48,7 +49,8 @@ def test_two_loaders_share_the_records_and_none_is_sent_twice(postgres_url, nets
     assert ns["records_received"] == 120, "a record was sent twice"
     assert ns["duplicates_prevented"] == 0
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(schema.ledger.c.state, schema.ledger.c.netsuite_id, schema.ledger.c.attempts)).all()
+        t = schema.ledger
+        rows = conn.execute(sa.select(t.c.state, t.c.netsuite_id, t.c.attempts)).all()
     assert {r.state for r in rows} == {"synced"} and all(r.attempts == 1 for r in rows)
     assert sorted(r.netsuite_id for r in rows) == sorted(r["id"] for r in sandbox.records())
     store.dispose_engines()

@@ -77,7 +77,8 @@ def test_a_credit_note_for_an_invoice_synced_earlier_is_applied_to_it(sync_world
     # Lago issues a second credit note on that invoice after it reached NetSuite, offset against
     # what is still due on it: the credit memo must be applied to the NetSuite invoice.
     note = copy.deepcopy(source)
-    note.update(lago_id=str(uuid.uuid4()), number=f"{source['number']}-2", offset_amount_cents=source["total_amount_cents"],
+    note.update(lago_id=str(uuid.uuid4()), number=f"{source['number']}-2",
+                offset_amount_cents=source["total_amount_cents"],
                 credit_amount_cents=0, refund_amount_cents=0, balance_amount_cents=0, credit_status=None,
                 refund_status=None)
     sync_world.lago_admin("POST", "documents/credit_notes", note)
@@ -86,7 +87,8 @@ def test_a_credit_note_for_an_invoice_synced_earlier_is_applied_to_it(sync_world
     record = next(r for r in sync_world.netsuite_records("creditmemo") if r["externalId"] == ext)
     apply = [s for s in record["body"]["lines"] if s["sublistId"] == "apply"]
     assert apply and apply[0]["lineItems"][0]["doc"] == invoice_row.netsuite_id
-    assert Decimal(str(apply[0]["lineItems"][0]["amount"])) == Decimal(sync_world.lago_total("creditnote", note["lago_id"]))
+    expected = Decimal(sync_world.lago_total("creditnote", note["lago_id"]))
+    assert Decimal(str(apply[0]["lineItems"][0]["amount"])) == expected
     assert Decimal(record["total"]) == Decimal(sync_world.lago_total("creditnote", note["lago_id"]))
     sync_world.assert_exactly_once_and_in_agreement()
 
@@ -207,7 +209,8 @@ def test_nothing_issued_before_the_sync_start_date_is_sent(sync_world_factory) -
 def test_retry_one_document_by_number(sync_world_factory) -> None:
     world = sync_world_factory()
     invoice = next(i for i in world.dataset.invoices if i["status"] == "finalized")
-    world.netsuite_configure(faults={"records": [{"kind": "record_error", "externalId": f"lago-invoice-{invoice['lago_id']}",
+    world.netsuite_configure(faults={"records": [{"kind": "record_error",
+                                                  "externalId": f"lago-invoice-{invoice['lago_id']}",
                                                   "code": "INSUFFICIENT_PERMISSION", "message": "closed period",
                                                   "times": 1}]})
     assert world.run() == "failed"

@@ -158,7 +158,8 @@ def test_claim_leases_each_row_to_one_owner_and_respects_backoff(engine) -> None
                                           values={"next_attempt_at": utcnow() + dt.timedelta(hours=1)})],
                       run_id="r", owner=a)
     assert claims.claim(engine, [ids[0]], b, lease_seconds=60) == []
-    assert [r.external_id for r in claims.claim(engine, [ids[0]], b, lease_seconds=60, respect_backoff=False)] == [ids[0]]
+    reclaimed = claims.claim(engine, [ids[0]], b, lease_seconds=60, respect_backoff=False)
+    assert [r.external_id for r in reclaimed] == [ids[0]]
 
 
 def test_a_lease_held_by_a_dead_process_on_this_host_can_be_taken(engine) -> None:

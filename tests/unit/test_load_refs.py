@@ -9,7 +9,8 @@ from lago_netsuite.load import refs
 PAYMENT = {
     "externalId": "lago-payment-p1", "type": "customerpayment",
     "columns": {"customer": {"$ref": "lago-customer-c1"}, "payment": 10.5},
-    "lines": [{"sublistId": "apply", "lineItems": [{"doc": {"$ref": "lago-invoice-i1"}, "apply": True, "amount": 10.5}]}],
+    "lines": [{"sublistId": "apply",
+               "lineItems": [{"doc": {"$ref": "lago-invoice-i1"}, "apply": True, "amount": 10.5}]}],
 }
 CREDIT_MEMO = {
     "externalId": "lago-creditnote-n1", "type": "creditmemo",
@@ -56,7 +57,8 @@ def test_a_required_reference_not_in_netsuite_waits_or_blocks(invoice_state, wai
     ids=["applied", "never-extracted-dropped", "never-synced-dropped", "waits-for-invoice"],
 )
 def test_an_optional_apply_line_is_dropped_only_when_the_invoice_never_comes(invoice_state, apply_kept, sendable):
-    known = {} if invoice_state is None else {"lago-invoice-i1": (invoice_state, "22" if invoice_state == "synced" else None)}
+    netsuite_id = "22" if invoice_state == "synced" else None
+    known = {} if invoice_state is None else {"lago-invoice-i1": (invoice_state, netsuite_id)}
     res = refs.resolve(CREDIT_MEMO, known)
     assert (res.body is not None) == sendable
     if sendable:

@@ -259,7 +259,7 @@ class LagoHook(BaseHook):
             body = {}
         body = body if isinstance(body, dict) else {}
         error, code = body.get("error") or response.reason, body.get("code")
-        where = {"conn_id": conn_id, "endpoint": endpoint, "status": status, "code": code}
+        where: dict[str, Any] = {"conn_id": conn_id, "endpoint": endpoint, "status": status, "code": code}
         if status in (401, 403):
             return CredentialsError(f"Lago refused the API key; check the password of connection {conn_id!r}", **where)
         if status == 429:
@@ -315,7 +315,8 @@ class LagoHook(BaseHook):
         """
         name = collection or path.rstrip("/").rsplit("/", 1)[-1]
         base = [(k, v) for k, v in encode_params(params) if k not in ("page", "per_page")]
-        page, pages, count = 1, 0, 0
+        page: int | None = 1
+        pages, count = 0, 0
         while page:
             body = self.get(path, [*base, ("page", str(page)), ("per_page", str(per_page))])
             records = body.get(name)

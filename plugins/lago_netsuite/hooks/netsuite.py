@@ -205,8 +205,9 @@ class NetSuiteRestletHook(BaseHook):
             return []
         if len(records) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} records per call, got {len(records)}")
-        ids = [r.get("externalId") if isinstance(r, dict) else None for r in records]
-        if any(not isinstance(ext, str) or not ext for ext in ids):
+        raw_ids = [r.get("externalId") if isinstance(r, dict) else None for r in records]
+        ids = [ext for ext in raw_ids if isinstance(ext, str) and ext]
+        if len(ids) != len(raw_ids):
             raise ValueError("every record needs a string externalId")
         body = json.dumps({"records": records}, default=_json_default, allow_nan=False).encode("utf-8")
         payload = self._request("POST", {}, body, idempotent=False)
@@ -303,7 +304,7 @@ class NetSuiteRestletHook(BaseHook):
         session, s = self.get_conn(), self.settings
         endpoint = self._endpoint(method)
         unknown = TransientError if idempotent else OutcomeUnknownError
-        context = {"conn_id": self.netsuite_conn_id, "endpoint": endpoint}
+        context: dict[str, Any] = {"conn_id": self.netsuite_conn_id, "endpoint": endpoint}
         headers = {"Content-Type": "application/json"} if body is not None else {}
         connect_s = min(10.0, s.timeout)
         try:
@@ -348,7 +349,7 @@ class NetSuiteRestletHook(BaseHook):
         raise TransientError(f"NetSuite failed ({detail})", **context)
 
     def _parse_results(self, payload: Any, ids: list[str]) -> list[RecordResult]:
-        context = {"conn_id": self.netsuite_conn_id, "endpoint": self._endpoint("POST"), "status": 200}
+        context: dict[str, Any] = {"conn_id": self.netsuite_conn_id, "endpoint": self._endpoint("POST"), "status": 200}
         results = payload.get("results") if isinstance(payload, dict) else None
         if not isinstance(results, list) or len(results) != len(ids):
             got = len(results) if isinstance(results, list) else "no"
@@ -362,7 +363,8 @@ class NetSuiteRestletHook(BaseHook):
             has_id = isinstance(record_id, str) and bool(record_id)
             if status in ("created", "existing", "voided") and not has_id:
                 raise OutcomeUnknownError(f"result {position} ({status}) has no internal id", **context)
-            error = result.get("error") if isinstance(result.get("error"), dict) else {}
+            raw_error = result.get("error")
+            error = raw_error if isinstance(raw_error, dict) else {}
             parsed.append(RecordResult(ext, status, record_id if isinstance(record_id, str) else None,
                                        error.get("code"), error.get("message")))
         return parsed

@@ -171,7 +171,7 @@ async def _call(request: Request, state: SandboxState) -> Response:
     else:
         response = await _write(request, state, hold_s)
     if config.after_commit is not None:  # test-only hook: see NetSuiteSandboxConfig.after_commit
-        results = json.loads(response.body)["results"] if response.status_code == 200 else None
+        results = json.loads(bytes(response.body))["results"] if response.status_code == 200 else None
         config.after_commit(method, results)
     if fault == "lost_response" and response.status_code == 200:
         return AbortedResponse()

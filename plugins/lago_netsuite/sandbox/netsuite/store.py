@@ -156,7 +156,8 @@ class RecordStore:
 def jsonable(value: Any) -> Any:
     """Copy ``value`` with every Decimal turned into the JSON number with the same digits."""
     if isinstance(value, Decimal):
-        if value == value.to_integral_value() and value.as_tuple().exponent >= 0:
+        exponent = value.as_tuple().exponent
+        if value == value.to_integral_value() and isinstance(exponent, int) and exponent >= 0:
             return int(value)
         if len(value.as_tuple().digits) <= 15:
             return float(value)  # repr of a float gives these <= 15 significant digits back exactly
