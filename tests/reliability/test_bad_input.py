@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import re
 import tempfile
 import uuid
@@ -43,6 +42,7 @@ from hypothesis import strategies as st
 from lago_netsuite.transform import MappingError, load_mappings
 from lago_netsuite.transform.mappings import DEFAULT_MAPPING_PATH, parse_mappings
 from lago_netsuite.validate import run_gate
+from tests.plugins.airflow_runs import captured_output, latest_run_tasks
 from tests.unit.test_transform_lago_factory import (
     FeeSpec,
     InvoiceSpec,
@@ -751,34 +751,6 @@ def test_payments_whose_invoice_ids_are_not_a_list_are_held_back_not_raised(tmp_
 
 
 # --- whole runs (dag.test against both sandboxes) -------------------------------------------------
-
-def _metadata_engine() -> sa.Engine:
-    return sa.create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-
-
-def latest_run_tasks(dag_id: str) -> dict[str, tuple[str, int]]:
-    """``{task_id[map_index]: (state, try_number)}`` of the newest run of ``dag_id``."""
-    engine = _metadata_engine()
-    with engine.connect() as conn:
-        run_id = conn.execute(sa.text("SELECT run_id FROM dag_run WHERE dag_id = :d ORDER BY id DESC LIMIT 1"),
-                              {"d": dag_id}).scalar_one()
-        rows = conn.execute(sa.text("SELECT task_id, map_index, state, try_number FROM task_instance "
-                                    "WHERE dag_id = :d AND run_id = :r"), {"d": dag_id, "r": run_id}).all()
-    engine.dispose()
-    return {f"{t}[{m}]" if m >= 0 else t: (s, n) for t, m, s, n in rows}
-
-
-def captured_output(request: pytest.FixtureRequest, capfd: pytest.CaptureFixture[str]) -> str:
-    """Everything the test printed: ``capfd`` plus pytest's own capture, which holds the lines of
-    loggers that kept a reference to the stream they were created with (Airflow's task logs)."""
-    out = capfd.readouterr()
-    text = out.out + out.err
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is not None and getattr(capture, "_global_capturing", None) is not None:
-        more = capture.read_global_capture()
-        text += more.out + more.err
-    return text
-
 
 def _fresh_invoice(template: dict[str, Any], n: int) -> dict[str, Any]:
     """A copy of a seeded invoice under a new Lago id and number (fees re-identified too)."""

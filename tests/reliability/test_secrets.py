@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 import tests.plugins.sync_world as sync_world_module
+from tests.plugins.airflow_runs import captured_output, latest_run_tasks, xcom_of_latest_run
 from tests.plugins.netsuite_sandbox import customer_record
 
 pytestmark = [pytest.mark.slow]
@@ -103,46 +104,6 @@ class Leaks:
 
     def assert_none(self) -> None:
         assert not self.found, "secrets leaked:\n  " + "\n  ".join(sorted(set(self.found)))
-
-
-def captured_output(request: pytest.FixtureRequest, capfd: pytest.CaptureFixture[str]) -> str:
-    """Everything the test printed: ``capfd`` plus pytest's own capture, which holds the lines of
-    loggers that kept a reference to the stream they were created with (Airflow's task logs)."""
-    out = capfd.readouterr()
-    text = out.out + out.err
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is not None and getattr(capture, "_global_capturing", None) is not None:
-        more = capture.read_global_capture()
-        text += more.out + more.err
-    return text
-
-
-def xcom_of_latest_run(dag_id: str) -> list[tuple[str, int, str, str]]:
-    """``(task_id, map_index, key, value)`` of every XCom of the newest run of ``dag_id``."""
-    engine = sa.create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    try:
-        with engine.connect() as conn:
-            run_id = conn.execute(sa.text("SELECT run_id FROM dag_run WHERE dag_id = :d ORDER BY id DESC LIMIT 1"),
-                                  {"d": dag_id}).scalar_one()
-            rows = conn.execute(sa.text("SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = :d "
-                                        "AND run_id = :r"), {"d": dag_id, "r": run_id}).all()
-    finally:
-        engine.dispose()
-    return [(t, m, k, v if isinstance(v, str) else bytes(v).decode("utf-8", "replace")) for t, m, k, v in rows]
-
-
-def latest_run_tasks(dag_id: str) -> dict[str, tuple[str, int]]:
-    """``{task_id: (state, try_number)}`` of the newest run of ``dag_id`` (mapped: ``task[i]``)."""
-    engine = sa.create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    try:
-        with engine.connect() as conn:
-            run_id = conn.execute(sa.text("SELECT run_id FROM dag_run WHERE dag_id = :d ORDER BY id DESC LIMIT 1"),
-                                  {"d": dag_id}).scalar_one()
-            rows = conn.execute(sa.text("SELECT task_id, map_index, state, try_number FROM task_instance "
-                                        "WHERE dag_id = :d AND run_id = :r"), {"d": dag_id, "r": run_id}).all()
-    finally:
-        engine.dispose()
-    return {f"{t}[{m}]" if m >= 0 else t: (s, n) for t, m, s, n in rows}
 
 
 # --- the OAuth requests the NetSuite sandbox receives ----------------------------------------------
