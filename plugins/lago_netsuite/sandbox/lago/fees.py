@@ -209,14 +209,14 @@ class FeeBuilder:
         )
         return Fee(doc, amount, precise, self.profile.standard_taxes, None)
 
-    def fixed_charge(self, add_on_code: str, units: Decimal, fixed_id: str) -> Fee:
-        """A plan's fixed charge: an add-on billed every period."""
-        add_on = self.catalog.add_on_by_code[add_on_code]
+    def _add_on_fee(self, fee_type: str, code: str, units: Decimal) -> tuple[dict[str, Any], Decimal, Decimal, int]:
+        """The fee ``item`` of ``units`` of an add-on, its unit price, precise amount and amount in minor units."""
+        add_on = self.catalog.add_on_by_code[code]
         price = convert(D(add_on["amount_cents"]) / 100, self.currency, flat=True)
         precise, amount = self._amounts(units * price)
         item = {
-            "type": "fixed_charge",
-            "code": add_on_code,
+            "type": fee_type,
+            "code": code,
             "name": add_on["name"],
             "description": add_on["description"],
             "invoice_display_name": add_on["invoice_display_name"],
@@ -226,6 +226,11 @@ class FeeBuilder:
             "item_type": "AddOn",
             "grouped_by": {},
         }
+        return item, price, precise, amount
+
+    def fixed_charge(self, add_on_code: str, units: Decimal, fixed_id: str) -> Fee:
+        """A plan's fixed charge: an add-on billed every period."""
+        item, price, precise, amount = self._add_on_fee("fixed_charge", add_on_code, units)
         _, _, a_from, a_to = self.periods
         doc = self._doc(
             item,
@@ -274,21 +279,7 @@ class FeeBuilder:
 
     def add_on(self, code: str, units: Decimal, day: date) -> Fee:
         """A one-off add-on fee (training is billed per hour, at the reduced tax rate)."""
-        add_on = self.catalog.add_on_by_code[code]
-        price = convert(D(add_on["amount_cents"]) / 100, self.currency, flat=True)
-        precise, amount = self._amounts(units * price)
-        item = {
-            "type": "add_on",
-            "code": code,
-            "name": add_on["name"],
-            "description": add_on["description"],
-            "invoice_display_name": add_on["invoice_display_name"],
-            "filters": None,
-            "filter_invoice_display_name": None,
-            "lago_item_id": add_on["lago_id"],
-            "item_type": "AddOn",
-            "grouped_by": {},
-        }
+        item, price, precise, amount = self._add_on_fee("add_on", code, units)
         stamp = (f"{day.isoformat()}T00:00:00Z", f"{day.isoformat()}T23:59:59Z")
         doc = self._doc(
             item, units, price, precise, amount, subscription=False, pay_in_advance=False, dates=stamp, properties={}
