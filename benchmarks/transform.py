@@ -172,6 +172,18 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _described(fee: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """A fee line's description and service period (charges: their charges period)."""
+    it, props = fee["item"], fee.get("properties") or {}
+    charge = it["type"] == "charge"
+    start = (props.get("charges_from_datetime") if charge else props.get("from_datetime")) or fee.get("from_date")
+    end = (props.get("charges_to_datetime") if charge else props.get("to_datetime")) or fee.get("to_date")
+    name = it.get("invoice_display_name") or it.get("name") or it.get("code")
+    if it.get("filter_invoice_display_name"):
+        name = f"{name} — {it['filter_invoice_display_name']}"
+    return name, start, end
+
+
 def _loop_invoice(inv: dict[str, Any], m: Any, s: Any, out: dict[str, list[Any]]) -> tuple[dict[str, Any] | None,
                                                                                              list[str]]:
     who = f"invoice {inv.get('number')}"
@@ -244,13 +256,7 @@ def _loop_invoice(inv: dict[str, Any], m: Any, s: Any, out: dict[str, list[Any]]
             continue
         if len(qty.lstrip("-").split(".")[0]) >= 11:
             qty, rate = "1", format(amount, "f")
-        props = f.get("properties") or {}
-        charge = it["type"] == "charge"
-        start = (props.get("charges_from_datetime") if charge else props.get("from_datetime")) or f.get("from_date")
-        end = (props.get("charges_to_datetime") if charge else props.get("to_datetime")) or f.get("to_date")
-        name = it.get("invoice_display_name") or it.get("name") or it.get("code")
-        if it.get("filter_invoice_display_name"):
-            name = f"{name} — {it['filter_invoice_display_name']}"
+        name, start, end = _described(f)
         line = {"item": ref.item, "account": ref.account, "quantity": json_number(Decimal(qty)),
                 "rate": json_number(Decimal(rate)), "amount": json_number(amount), "description": name,
                 "taxdetailsreference": f["lago_id"], "custcol_lago_line_id": f["lago_id"],
@@ -380,13 +386,7 @@ def _loop_credit_note(cn: dict[str, Any], m: Any, links: dict[str, str]) -> tupl
             problems.append(f"{who}: item {i['lago_id']} has no NetSuite item mapping")
             continue
         amount = json_number(Decimal(i["amount_cents"]).scaleb(-e))
-        props = f.get("properties") or {}
-        charge = it["type"] == "charge"
-        start = (props.get("charges_from_datetime") if charge else props.get("from_datetime")) or f.get("from_date")
-        end = (props.get("charges_to_datetime") if charge else props.get("to_datetime")) or f.get("to_date")
-        name = it.get("invoice_display_name") or it.get("name") or it.get("code")
-        if it.get("filter_invoice_display_name"):
-            name = f"{name} — {it['filter_invoice_display_name']}"
+        name, start, end = _described(f)
         line = {"item": ref.item, "account": ref.account, "quantity": 1, "rate": amount, "amount": amount,
                 "description": name, "taxdetailsreference": i["lago_id"],
                 "custcol_lago_line_id": i["lago_id"], "custcol_service_period_date_from": _date(start),

@@ -305,23 +305,12 @@ def test_factory_credit_note_follows_lago_arithmetic() -> None:
 
 def mapping(**changes: Any) -> Any:
     """The demo mapping with ``a__b__c=value`` changes (None deletes), parsed and validated."""
-    import copy
-
     import yaml
 
-    from lago_netsuite.transform.mappings import DEFAULT_MAPPING_PATH, parse_mappings
+    from lago_netsuite.transform.mappings import parse_mappings
+    from tests.unit.test_mappings import edited
 
-    data = copy.deepcopy(yaml.safe_load(DEFAULT_MAPPING_PATH.read_text()))
-    for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        node = data
-        for p in parents:
-            node = node.setdefault(p, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
-    return parse_mappings(yaml.safe_dump(data), source="test-mapping.yaml")
+    return parse_mappings(yaml.safe_dump(edited(**changes)), source="test-mapping.yaml")
 
 
 def run(invoices: list[dict[str, Any]] = (), credit_notes: list[dict[str, Any]] = (),  # type: ignore[assignment]

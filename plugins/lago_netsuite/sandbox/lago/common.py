@@ -8,6 +8,7 @@ generator never does float arithmetic on money.
 
 from __future__ import annotations
 
+import calendar
 import random
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -92,17 +93,16 @@ def at(day: date, seconds: int) -> str:
     return iso_datetime(day_start(day) + timedelta(seconds=seconds))
 
 
+def _clamped(year: int, month: int, day_of_month: int) -> date:
+    """``day_of_month`` of that month, or the month's last day when it is shorter."""
+    return date(year, month, min(day_of_month, calendar.monthrange(year, month)[1]))
+
+
 @lru_cache(maxsize=8192)
 def month_before(day: date) -> date:
     """Same day one month earlier, clamped to the month's length (billing period start)."""
     year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
-    for candidate in (day.day, 30, 29, 28):
-        if candidate <= day.day:
-            try:
-                return date(year, month, candidate)
-            except ValueError:
-                continue
-    return date(year, month, 28)
+    return _clamped(year, month, day.day)
 
 
 @lru_cache(maxsize=8192)
@@ -125,13 +125,7 @@ def period_bounds(day: date) -> tuple[str, str, str, str]:
 
 def _month_after(day: date) -> date:
     year, month = (day.year, day.month + 1) if day.month < 12 else (day.year + 1, 1)
-    for candidate in (day.day, 30, 29, 28):
-        if candidate <= day.day:
-            try:
-                return date(year, month, candidate)
-            except ValueError:
-                continue
-    return date(year, month, 28)
+    return _clamped(year, month, day.day)
 
 
 def to_decimal(value: object) -> Decimal:
