@@ -19,7 +19,7 @@ from lago_netsuite.ledger.claims import FAILED, PENDING, QUARANTINED, SKIPPED, S
 from lago_netsuite.ledger.documents import MISSING_ID_PREFIX
 from lago_netsuite.ledger.records import Outcome, apply_outcomes
 from lago_netsuite.ledger.store import lookup_text
-from lago_netsuite.ledger.upsert import CHUNK, utcnow
+from lago_netsuite.ledger.upsert import CHUNK, select_in, utcnow
 
 if TYPE_CHECKING:
     from lago_netsuite.pipeline import RunContext
@@ -80,25 +80,16 @@ def _payloads(engine: sa.Engine, keys: list[tuple[str, str]]) -> dict[tuple[str,
 def _ledger_states(engine: sa.Engine, lago_ids: list[str]) -> dict[str, tuple[str, str]]:
     """``{lago_id: (external_id, state)}`` of the ledger rows of these documents."""
     t = schema.ledger
-    out: dict[str, tuple[str, str]] = {}
     with engine.connect() as conn:
-        for start in range(0, len(lago_ids), CHUNK):
-            chunk = lago_ids[start : start + CHUNK]
-            query = sa.select(t.c.lago_id, t.c.external_id, t.c.state).where(t.c.lago_id.in_(chunk))
-            out.update({r.lago_id: (r.external_id, r.state) for r in conn.execute(query)})
-    return out
+        rows = select_in(conn, [t.c.lago_id, t.c.external_id, t.c.state], t.c.lago_id, lago_ids)
+        return {r.lago_id: (r.external_id, r.state) for r in rows}
 
 
 def _invoice_dates(engine: sa.Engine, lago_ids: set[str]) -> dict[str, str | None]:
     d = schema.document
-    ids = sorted(lago_ids)
-    out: dict[str, str | None] = {}
     with engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(d.c.lago_id, d.c.issuing_date).where(d.c.kind == "invoice",
-                                                                   d.c.lago_id.in_(ids[start : start + CHUNK]))
-            out.update({k: v for k, v in conn.execute(query).tuples()})
-    return out
+        return dict(select_in(conn, [d.c.lago_id, d.c.issuing_date], d.c.lago_id, sorted(lago_ids),
+                              d.c.kind == "invoice"))
 
 
 def _before_start(
@@ -200,13 +191,8 @@ def _customer_external_id(kind: str, doc: dict[str, Any]) -> str | None:
 
 def _customer_hashes(engine: sa.Engine, external_ids: set[str]) -> dict[str, str]:
     c = schema.customer
-    ids = sorted(external_ids)
-    out: dict[str, str] = {}
     with engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(c.c.lago_id, c.c.payload_hash).where(c.c.external_id.in_(ids[start : start + CHUNK]))
-            out.update({k: v for k, v in conn.execute(query).tuples()})
-    return out
+        return dict(select_in(conn, [c.c.lago_id, c.c.payload_hash], c.c.external_id, sorted(external_ids)))
 
 
 def _outcomes(gate: Any, result: Any, source: dict[str, str]) -> list[Outcome]:
@@ -260,12 +246,10 @@ def _hold_duplicate_numbers(engine: sa.Engine, outcomes: list[Outcome]) -> int:
     numbers = sorted({n for i in numbered if (n := lookup_text(outcomes[i].number, t.c.number))})
     taken: dict[tuple[str, str], tuple[str, str]] = {}
     with engine.connect() as conn:
-        for start in range(0, len(numbers), CHUNK):
-            query = sa.select(t.c.record_type, t.c.number, t.c.lago_id, t.c.external_id).where(
-                t.c.number.in_(numbers[start : start + CHUNK]), t.c.kind.in_(_NUMBERED),
-                t.c.state.not_in((QUARANTINED, SKIPPED)))
-            for record_type, number, lago_id, external_id in conn.execute(query).tuples():
-                taken.setdefault((record_type, number), (lago_id, external_id))
+        for record_type, number, lago_id, external_id in select_in(
+                conn, [t.c.record_type, t.c.number, t.c.lago_id, t.c.external_id], t.c.number, numbers,
+                t.c.kind.in_(_NUMBERED), t.c.state.not_in((QUARANTINED, SKIPPED))):
+            taken.setdefault((record_type, number), (lago_id, external_id))
     held = 0
     for i in numbered:
         o = outcomes[i]
@@ -300,11 +284,8 @@ def _record_warnings(engine: sa.Engine, result: Any, run_id: str) -> None:
     t = schema.ledger
     now = utcnow()
     with engine.begin() as conn:
-        states = {}
-        ids = [w["external_id"] for w in warnings]
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(t.c.external_id, t.c.state).where(t.c.external_id.in_(ids[start : start + CHUNK]))
-            states.update({k: v for k, v in conn.execute(query).tuples()})
+        states = dict(select_in(conn, [t.c.external_id, t.c.state], t.c.external_id,
+                                [w["external_id"] for w in warnings]))
         rows = [{"event_id": str(uuid.uuid4()), "external_id": w["external_id"], "at": now, "run_id": run_id,
                  "from_state": states.get(w["external_id"]), "to_state": states.get(w["external_id"], PENDING),
                  "code": "WARNING", "message": lookup_text(str(w.get("message")), schema.event.c.message),

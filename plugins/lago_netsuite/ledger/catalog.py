@@ -183,13 +183,8 @@ def customers_by_external_id(engine: Engine, external_ids: Iterable[str]) -> lis
     """Stored customer payloads for the given external ids."""
     import json
 
-    from lago_netsuite.ledger.upsert import CHUNK
+    from lago_netsuite.ledger.upsert import select_in
 
-    ids = list(dict.fromkeys(external_ids))
     t = schema.customer
-    out: list[dict[str, Any]] = []
     with engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(t.c.payload).where(t.c.external_id.in_(ids[start : start + CHUNK]))
-            out.extend(json.loads(p) for (p,) in conn.execute(query))
-    return out
+        return [json.loads(p) for (p,) in select_in(conn, [t.c.payload], t.c.external_id, external_ids)]

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lago_netsuite.ledger import schema
-from lago_netsuite.ledger.upsert import CHUNK, utcnow
+from lago_netsuite.ledger.upsert import CHUNK, select_in, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -290,12 +290,6 @@ def release(engine: Engine, external_ids: list[str], owner: str) -> None:
 def netsuite_ids(engine: Engine, external_ids: list[str]) -> dict[str, tuple[str, str | None]]:
     """``{external_id: (state, netsuite_id)}`` for the ledger rows among ``external_ids``."""
     t = schema.ledger
-    out: dict[str, tuple[str, str | None]] = {}
-    ids = list(dict.fromkeys(external_ids))
     with engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(t.c.external_id, t.c.state, t.c.netsuite_id).where(
-                t.c.external_id.in_(ids[start : start + CHUNK])
-            )
-            out.update({r.external_id: (r.state, r.netsuite_id) for r in conn.execute(query)})
-    return out
+        rows = select_in(conn, [t.c.external_id, t.c.state, t.c.netsuite_id], t.c.external_id, external_ids)
+        return {r.external_id: (r.state, r.netsuite_id) for r in rows}

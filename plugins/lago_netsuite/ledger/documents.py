@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from lago_netsuite.ledger import schema
 from lago_netsuite.ledger.store import canonical_json, lookup_text
-from lago_netsuite.ledger.upsert import CHUNK, UpsertCounts, payload_hash, upsert_tracked, utcnow
+from lago_netsuite.ledger.upsert import CHUNK, UpsertCounts, payload_hash, select_in, upsert_tracked, utcnow
 
 DOCUMENT_KINDS = ("invoice", "creditnote", "payment")
 #: Key prefix of a document Lago sent without a ``lago_id``: kept (as received) and quarantined.
@@ -105,28 +105,16 @@ def _insert_versions(conn: sa.Connection, rows: list[dict[str, Any]], run_id: st
 
 def known_versions(engine: Engine, kind: str, lago_ids: Iterable[str]) -> dict[str, str | None]:
     """``{lago_id: lago_updated_at}`` for the stored documents among ``lago_ids``."""
-    ids = list(dict.fromkeys(lago_ids))
-    out: dict[str, str | None] = {}
     t = schema.document
     with engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(t.c.lago_id, t.c.lago_updated_at).where(
-                t.c.kind == kind, t.c.lago_id.in_(ids[start : start + CHUNK])
-            )
-            out.update({r.lago_id: r.lago_updated_at for r in conn.execute(query)})
-    return out
+        return dict(select_in(conn, [t.c.lago_id, t.c.lago_updated_at], t.c.lago_id, lago_ids, t.c.kind == kind))
 
 
 def load_documents(engine: Engine, kind: str, lago_ids: Iterable[str]) -> list[dict[str, Any]]:
     """The stored payloads of the given documents, as Lago sent them."""
-    ids = list(dict.fromkeys(lago_ids))
     t = schema.document
-    docs: list[dict[str, Any]] = []
     with engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(t.c.payload).where(t.c.kind == kind, t.c.lago_id.in_(ids[start : start + CHUNK]))
-            docs.extend(json.loads(p) for (p,) in conn.execute(query))
-    return docs
+        return [json.loads(p) for (p,) in select_in(conn, [t.c.payload], t.c.lago_id, lago_ids, t.c.kind == kind)]
 
 
 def get_watermark(engine: Engine, stream: str) -> str | None:

@@ -35,7 +35,7 @@ from lago_netsuite.ledger.claims import (
     apply_transitions,
 )
 from lago_netsuite.ledger.store import canonical_json, lookup_text
-from lago_netsuite.ledger.upsert import CHUNK, payload_hash, utcnow
+from lago_netsuite.ledger.upsert import CHUNK, payload_hash, select_in, utcnow
 
 REBUILDABLE = (PENDING, WAITING, QUARANTINED, SKIPPED)
 
@@ -206,13 +206,8 @@ def _transition_for(
 def states(engine: Engine, external_ids: Iterable[str]) -> dict[str, str]:
     """``{external_id: state}`` for the given rows."""
     t = schema.ledger
-    ids = list(dict.fromkeys(external_ids))
-    out: dict[str, str] = {}
     with engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(t.c.external_id, t.c.state).where(t.c.external_id.in_(ids[start : start + CHUNK]))
-            out.update({k: v for k, v in conn.execute(query).tuples()})
-    return out
+        return dict(select_in(conn, [t.c.external_id, t.c.state], t.c.external_id, external_ids))
 
 
 def state_counts(engine: Engine) -> dict[str, dict[str, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,17 @@ from sqlalchemy.engine import Connection
 from lago_netsuite.ledger.store import canonical_json
 
 CHUNK = 400  # bound parameters per statement stay well under SQLite's limit
+
+
+def select_in(conn: Connection, columns: Sequence[Any], key: Any, keys: Iterable[Any], *where: Any) -> Iterator[Any]:
+    """Rows of ``SELECT columns WHERE key IN keys AND where``, asked ``CHUNK`` keys at a time.
+
+    ``keys`` are de-duplicated in order; each chunk is one statement, so the bound parameters of
+    one statement stay under the database's limit however many keys there are.
+    """
+    wanted = list(dict.fromkeys(keys))
+    for start in range(0, len(wanted), CHUNK):
+        yield from conn.execute(sa.select(*columns).where(key.in_(wanted[start : start + CHUNK]), *where))
 
 
 def utcnow() -> datetime:
