@@ -102,9 +102,9 @@ def insert(conn: sa.Connection, values: dict[str, Any], *, run_id: str | None, c
            message: str | None = None) -> None:
     """A new row and its first event."""
     now = utcnow()
-    conn.execute(table.insert().values(
-        attempts=0, voided_in_netsuite=0, changed_in_netsuite=0, created_at=now, updated_at=now,
-        last_run_id=run_id, last_error_code=code, last_error_message=message, **values))
+    conn.execute(table.insert().values({
+        "attempts": 0, "voided_in_netsuite": 0, "changed_in_netsuite": 0, "created_at": now, "updated_at": now,
+        "last_run_id": run_id, "last_error_code": code, "last_error_message": message, **values}))
     _event(conn, values["reference"], None, values["state"], run_id, code, message, None, now)
 
 
