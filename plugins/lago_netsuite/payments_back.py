@@ -92,6 +92,14 @@ def record_listing(engine: sa.Engine, payments: list[NetSuitePayment], run_id: s
                     continue
                 wanted.append((p, app, pb.reference_for(p.type, p.id, app.doc)))
         existing = pb.rows(conn, [ref for _, _, ref in wanted])
+        # NetSuite may drop a voided payment's applications: its rows are found by the payment id
+        for p in payments:
+            if p.voided and not p.from_lago:
+                for row in conn.execute(sa.select(pb.table).where(pb.table.c.netsuite_type == p.type)
+                                        .where(pb.table.c.netsuite_payment_id == p.id)):
+                    if row.reference not in {ref for _, _, ref in wanted}:
+                        counts["updated"] += 1
+                        _changed(conn, row, p, Decimal(row.amount), run_id, counts)
         for p, app, ref in wanted:
             counts["applications"] += 1
             row = existing.get(ref)
