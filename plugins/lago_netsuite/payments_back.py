@@ -95,11 +95,11 @@ def record_listing(engine: sa.Engine, payments: list[NetSuitePayment], run_id: s
         # NetSuite may drop a voided payment's applications: its rows are found by the payment id
         for p in payments:
             if p.voided and not p.from_lago:
-                for row in conn.execute(sa.select(pb.table).where(pb.table.c.netsuite_type == p.type)
+                for old in conn.execute(sa.select(pb.table).where(pb.table.c.netsuite_type == p.type)
                                         .where(pb.table.c.netsuite_payment_id == p.id)):
-                    if row.reference not in {ref for _, _, ref in wanted}:
+                    if old.reference not in {ref for _, _, ref in wanted}:
                         counts["updated"] += 1
-                        _changed(conn, row, p, Decimal(row.amount), run_id, counts)
+                        _changed(conn, old, p, Decimal(old.amount), run_id, counts)
         for p, app, ref in wanted:
             counts["applications"] += 1
             row = existing.get(ref)
@@ -127,7 +127,7 @@ def record_listing(engine: sa.Engine, payments: list[NetSuitePayment], run_id: s
 def _changed(conn: sa.Connection, row: Any, p: NetSuitePayment, amount: Decimal, run_id: str | None,
              counts: dict[str, int]) -> None:
     """A payment already in the ledger changed in NetSuite: follow it, or flag it once it reached Lago."""
-    common = {"netsuite_last_modified": p.last_modified}
+    common: dict[str, Any] = {"netsuite_last_modified": p.last_modified}
     if p.voided and not row.voided_in_netsuite:
         if row.state in (pb.SYNCED, pb.SENT):
             counts["flagged"] += row.state == pb.SYNCED
@@ -292,9 +292,11 @@ def build_report(engine: sa.Engine, run_id: str, *, since: str, listing: dict[st
     t = pb.table
     with engine.connect() as conn:
         touched = list(conn.execute(sa.select(t).where(t.c.last_run_id == run_id).order_by(t.c.reference)))
-        flagged = list(conn.execute(sa.select(t).where(sa.or_(t.c.voided_in_netsuite == 1, t.c.changed_in_netsuite == 1))
-                                    .where(t.c.state.in_((pb.SYNCED, pb.SENT))).order_by(t.c.reference)))
-        states = dict(conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state)).all())
+        changed = sa.or_(t.c.voided_in_netsuite == 1, t.c.changed_in_netsuite == 1)
+        flagged = list(conn.execute(sa.select(t).where(changed).where(t.c.state.in_((pb.SYNCED, pb.SENT)))
+                                    .order_by(t.c.reference)))
+        states: dict[str, int] = {str(state): int(n) for state, n in
+                                  conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state))}
 
     def item(r: Any) -> dict[str, Any]:
         return {"reference": r.reference, "netsuite": f"{r.netsuite_type} {r.netsuite_tranid or r.netsuite_payment_id}",

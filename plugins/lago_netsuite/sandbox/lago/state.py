@@ -66,7 +66,8 @@ class SandboxConfig:
         for key, value in changes.items():
             if key not in known:
                 raise ApiError(422, "Unprocessable Entity", "validation_errors", {key: ["unknown_setting"]})
-            if key in ("fail_next", "fail_status", "latency_ms", "fail_after_commit_next") and not isinstance(value, int):
+            integer = ("fail_next", "fail_status", "latency_ms", "fail_after_commit_next")
+            if key in integer and not isinstance(value, int):
                 raise ApiError(422, "Unprocessable Entity", "validation_errors", {key: ["must_be_an_integer"]})
             setattr(self, key, value)
 

@@ -186,8 +186,8 @@ def record_payment(state: SandboxState, body: dict[str, Any]) -> StoredRecord:
     rows, header = _checked_applications(state, body.get("applications"))
     total = sum((r["amount"] for r in rows), Decimal(0))
     today = datetime.now(UTC).date()
-    columns = {**header, "payment": total, "trandate": body.get("trandate") or f"{today.month}/{today.day}/{today.year}",
-               "memo": body.get("memo") or "entered in NetSuite"}
+    trandate = body.get("trandate") or f"{today.month}/{today.day}/{today.year}"
+    columns = {**header, "payment": total, "trandate": trandate, "memo": body.get("memo") or "entered in NetSuite"}
     if body.get("tranid"):
         columns["tranid"] = str(body["tranid"])
     store = state.store
