@@ -137,3 +137,15 @@ def test_the_accountant_cannot_apply_more_than_is_due_or_to_a_voided_invoice(
     assert refused.status_code == 400 and "exceeds the 1" in refused.json()["error"]["message"]
     refused = netsuite_sandbox.session.post(url, json={"applications": [{"doc": "999999", "amount": "1"}]}, timeout=10)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "USER_ERROR"
+
+
+def test_the_demo_records_a_full_and_a_partial_payment_on_open_invoices(netsuite_sandbox: NetSuiteSandbox) -> None:
+    from lago_netsuite.cli.demo import record_demo_payments
+    from tests.plugins.netsuite_sandbox import payment_record
+
+    docs = _invoices(netsuite_sandbox, 3)
+    netsuite_sandbox.post({"records": [payment_record("lago-payment-p0", doc=docs[0], payment=7.5)]})  # paid by Lago
+    payments = record_demo_payments(netsuite_sandbox.url)
+    assert [(p["applications"][0]["doc"], p["applications"][0]["amount"]) for p in payments] == [
+        (docs[1], 7.5), (docs[2], 3.7)]
+    assert all(p["externalId"] is None for p in payments)
