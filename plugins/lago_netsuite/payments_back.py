@@ -173,10 +173,12 @@ def send_due(engine: sa.Engine, lago: LagoHook, run_id: str | None, *, max_attem
     invoices: dict[str, dict[str, Any]] = {}
     for row in rows:
         posting = False
+        now_state = [row.state]  # the row's state as this loop last wrote it (events name the real transition)
 
         def save(**values: Any) -> None:
             with engine.begin() as conn:
-                pb.update(conn, row, run_id=run_id, **values)  # noqa: B023 - used within this iteration
+                pb.update(conn, row, run_id=run_id, from_state=now_state[0], **values)  # noqa: B023
+            now_state[0] = values.get("state", now_state[0])  # noqa: B023
 
         def later(code: str, message: str, state: str) -> None:
             attempts = row.attempts + 1  # noqa: B023

@@ -143,6 +143,11 @@ def test_forward_payments_never_come_back_and_a_lost_response_is_not_resent(sync
     row = _rows(world)[ref]
     assert (row.state, row.last_error_code) == ("synced", "FOUND_AFTER_UNKNOWN")
     assert report["sending"]["unknown"] == 1 and report["sending"]["found_after_unknown"] == 1
+    with store.get_engine(world.store_url).connect() as conn:
+        events = conn.execute(sa.select(pb.event).where(pb.event.c.reference == ref).order_by(pb.event.c.at)).all()
+    assert [(e.from_state, e.to_state, e.code) for e in events] == [
+        (None, "pending", None), ("sent", "synced", "FOUND_AFTER_UNKNOWN")]
+    assert events[-1].lago_payment_id == row.lago_payment_id
     assert [p["reference"] for p in _lago_payments(world)] == [ref]
     assert len(world.lago_app.state.sandbox.collections["payments"]) == lago_payments_before + 1
     assert _lago_invoice(world, inv["lago_id"])["payment_status"] == "succeeded"

@@ -109,7 +109,7 @@ def insert(conn: sa.Connection, values: dict[str, Any], *, run_id: str | None, c
 
 
 def update(conn: sa.Connection, row: Any, *, run_id: str | None, code: str | None = None,
-           message: str | None = None, event: bool = True, **values: Any) -> None:
+           message: str | None = None, event: bool = True, from_state: str | None = None, **values: Any) -> None:
     """Change a row; a state change (or ``event=True`` with a code) is logged with Lago's answer."""
     now = utcnow()
     changes = {"updated_at": now, "last_run_id": run_id, **values}
@@ -119,7 +119,8 @@ def update(conn: sa.Connection, row: Any, *, run_id: str | None, code: str | Non
         changes["synced_at"] = now
     conn.execute(table.update().where(table.c.reference == row.reference).values(**changes))
     if event:
-        _event(conn, row.reference, row.state, values.get("state", row.state), run_id, code, message,
+        before = from_state or row.state
+        _event(conn, row.reference, before, values.get("state", before), run_id, code, message,
                values.get("lago_payment_id", row.lago_payment_id), now)
 
 
