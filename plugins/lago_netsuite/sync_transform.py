@@ -20,6 +20,7 @@ from lago_netsuite.ledger.documents import MISSING_ID_PREFIX
 from lago_netsuite.ledger.records import Outcome, apply_outcomes
 from lago_netsuite.ledger.store import lookup_text
 from lago_netsuite.ledger.upsert import CHUNK, select_in, utcnow
+from lago_netsuite.payments_back import link_returned, returned_payment_outcome
 
 if TYPE_CHECKING:
     from lago_netsuite.pipeline import RunContext
@@ -151,6 +152,10 @@ def transform_pending(
                     reason=f"Lago sent this {kind} (number {number!r}) without a usable lago_id: it cannot be "
                            "tracked or sent; fix it in Lago (the document as received is kept in lago_document)"))
                 continue
+            returned = returned_payment_outcome(kind, lago_id, doc, source[lago_id])
+            if returned is not None:  # written to Lago by lago_netsuite_payments_back: link, never resend
+                outcomes.append(returned)
+                continue
             reason = _before_start(kind, doc, s.sync_start_date, dates)
             if reason:
                 ext_kind = settings.invoice_record_type if kind == "invoice" else kind
@@ -172,6 +177,7 @@ def transform_pending(
         duplicates = _hold_duplicate_numbers(engine, outcomes)
         counts = apply_outcomes(engine, outcomes, mapping_hash=mapping_hash, run_id=ctx.run_id,
                                 retry_failed=retry_failed)
+        link_returned(engine, outcomes)
         _record_warnings(engine, result, ctx.run_id)
         summary["records"] += len(gate.records) - duplicates
         summary["quarantined"] += len(gate.quarantined) + duplicates

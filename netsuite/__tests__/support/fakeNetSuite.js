@@ -12,6 +12,7 @@
 // other transactions' `entity`); a missing customer or item fails with USER_ERROR.
 const error = require('N/error');
 const log = require('N/log');
+const query = require('N/query');
 const record = require('N/record');
 const runtime = require('N/runtime');
 const search = require('N/search');
@@ -54,13 +55,31 @@ class FakeAccount {
         this.used = 0;
         this.clockMs = 0;
         this.exhausted = false;
+        this.changes = 0;
         (setup.records || []).forEach((seed) => this.seed(seed));
     }
 
     // ---- setup and inspection -------------------------------------------------------------
 
-    seed({ type, id, externalId, voided = false, fields = {} }) {
-        this.stored.push({ type, id: String(id), externalId, voided, fields: clone(fields), sublists: {} });
+    seed({ type, id, externalId, voided = false, fields = {}, sublists = {}, lastModified }) {
+        this.stored.push({
+            type, id: String(id), externalId, voided, fields: clone(fields), sublists: clone(sublists),
+            lastModified: lastModified || this.stamp(),
+        });
+    }
+
+    /** The next lastmodifieddate: one second after the previous change (whole seconds, UTC). */
+    stamp() {
+        this.changes += 1;
+        return new Date(Date.UTC(2026, 0, 1) + this.changes * 1000).toISOString().replace('.000Z', 'Z');
+    }
+
+    /** Someone edits a stored record in the UI: its lastmodifieddate moves (and `changes` apply). */
+    modify(id, changes = {}) {
+        const stored = this.stored.find((candidate) => candidate.id === String(id));
+        Object.assign(stored, changes);
+        stored.lastModified = this.stamp();
+        return stored;
     }
 
     /** The stored record of `type` with this externalid, or undefined. */
@@ -177,6 +196,7 @@ class FakeAccount {
         this.nextId += 1;
         this.stored.push({
             type: draft.type, id, externalId, voided: false, fields: clone(draft.fields), sublists: clone(draft.sublists),
+            lastModified: this.stamp(),
         });
         return Number(id); // NetSuite answers the new internal id as a number
     }
@@ -262,7 +282,59 @@ class FakeAccount {
             throw suiteScriptError('FAKE_ALREADY_VOIDED', 'This transaction has already been voided.');
         }
         stored.voided = true;
+        stored.lastModified = this.stamp();
         return Number(stored.id);
+    }
+
+    // ---- N/query: the two SuiteQL queries of the payments listing -------------------------
+
+    /** The invoice with this id when it carries a Lago id (custbody_lago_id), else undefined. */
+    lagoInvoice(id) {
+        return this.stored.find((stored) => stored.type === 'invoice' && stored.id === String(id)
+            && stored.fields.custbody_lago_id);
+    }
+
+    appliedRows(stored) {
+        return (stored.sublists.apply || []).filter((row) => row.apply === true && this.lagoInvoice(row.doc));
+    }
+
+    /**
+     * Answers the listing's queries as NetSuite would (10 units each): the page query (it ends
+     * with ROWNUM <= ?) with params [since, cursor stamp, cursor stamp, cursor id, limit], the
+     * applications query with the page's ids. The SQL text itself is not interpreted.
+     */
+    runSuiteQL(options) {
+        requireArguments('query.runSuiteQL', options, ['query']);
+        this.charge(10, 'query.runSuiteQL');
+        const params = options.params || [];
+        let rows;
+        if (/ROWNUM <= \?\s*$/.test(options.query)) {
+            const [since, stamp, , afterId, limit] = params;
+            const isoDate = (value) => (value instanceof Date
+                ? `${value.getFullYear()}-${String(value.getMonth() + 1).padStart(2, '0')}-${String(value.getDate()).padStart(2, '0')}`
+                : null);
+            rows = this.stored
+                .filter((stored) => ['customerpayment', 'creditmemo'].includes(stored.type)
+                    && stored.lastModified >= since
+                    && (stored.lastModified > stamp || (stored.lastModified === stamp && Number(stored.id) > Number(afterId)))
+                    && (stored.voided || this.appliedRows(stored).length > 0))
+                .sort((a, b) => (a.lastModified < b.lastModified ? -1 : a.lastModified > b.lastModified ? 1
+                    : Number(a.id) - Number(b.id)))
+                .slice(0, limit)
+                .map((stored) => ({
+                    id: Number(stored.id), type: stored.type, tranid: stored.fields.tranid || null,
+                    trandate: isoDate(stored.fields.trandate), currency: stored.fields.currency === undefined ? null : Number(stored.fields.currency),
+                    lastmodified: stored.lastModified, voided: stored.voided ? 'T' : 'F', externalid: stored.externalId || null,
+                }));
+        } else {
+            const ids = params.map(String);
+            rows = this.stored.filter((stored) => ids.includes(stored.id)).flatMap((stored) => this.appliedRows(stored)
+                .map((row) => ({
+                    payment: Number(stored.id), doc: Number(row.doc), docexternalid: this.lagoInvoice(row.doc).externalId,
+                    amount: Number(row.amount),
+                })));
+        }
+        return { asMappedResults: () => rows.map((row) => ({ ...row })) };
     }
 
     // ---- the HTTP side of a RESTlet call ---------------------------------------------------
@@ -337,6 +409,7 @@ function install(setup = {}) {
     record.create.mockImplementation((options) => account.createRecord(options));
     search.create.mockImplementation((options) => account.createSearch(options));
     transaction.void.mockImplementation((options) => account.voidTransaction(options));
+    query.runSuiteQL.mockImplementation((options) => account.runSuiteQL(options));
     return account;
 }
 

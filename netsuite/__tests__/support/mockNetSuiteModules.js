@@ -3,6 +3,7 @@
 // every function an empty jest.fn). fakeNetSuite.install() then gives them an in-memory account.
 jest.mock('N/error');
 jest.mock('N/log');
+jest.mock('N/query');
 jest.mock('N/record');
 jest.mock('N/runtime');
 jest.mock('N/search');

@@ -373,6 +373,23 @@ class LagoHook(BaseHook):
         """Full invoices (fees, credits) for ``lago_ids``, fetched concurrently, in input order."""
         return self.fetch_many((f"/invoices/{lago_id}" for lago_id in lago_ids), max_workers=max_workers)
 
+    def create_payment(self, *, invoice_id: str, amount_cents: int, reference: str,
+                       paid_at: str | None = None) -> dict:
+        """Record a manual payment (``POST /payments``); an unknown outcome raises OutcomeUnknownError.
+
+        See :mod:`lago_netsuite.hooks.lago_payments`: never resent blindly — look it up first.
+        """
+        from lago_netsuite.hooks.lago_payments import create_payment
+
+        return create_payment(self, invoice_id=invoice_id, amount_cents=amount_cents, reference=reference,
+                              paid_at=paid_at)
+
+    def find_payment(self, *, invoice_id: str, reference: str) -> dict | None:
+        """The invoice's payment carrying ``reference``, or None (the look-up before any resend)."""
+        from lago_netsuite.hooks.lago_payments import find_payment
+
+        return find_payment(self, invoice_id=invoice_id, reference=reference)
+
     def test_connection(self) -> tuple[bool, str]:
         """Check the URL and key with one request (``GET /billing_entities``), as the Airflow UI does."""
         try:

@@ -13,6 +13,10 @@ answered with 429 and ``X-RateLimit-*`` headers, and fault injection. Admin endp
     POST /_sandbox/invoices/{lago_id}/void    void an invoice now
     POST /_sandbox/invoices/spawn             a new invoice at the top of the list
 
+``POST /api/v1/payments`` records a manual payment (see ``manual_payments.py``); the config knob
+``fail_after_commit_next`` makes the next N of them commit and then answer ``fail_status`` (a
+response lost after Lago committed).
+
 Responses are encoded with ``json.dumps`` directly (no ``jsonable_encoder`` walk), so a page of
 100 invoices costs a few milliseconds.
 """
@@ -41,6 +45,7 @@ from .filters import (
 )
 from .generator import LagoDataset
 from .invoices import list_view
+from .manual_payments import create_manual_payment
 from .mutations import touched, void_invoice
 from .state import COLLECTIONS, WRITABLE, SandboxConfig, SandboxState
 from .store import ApiError, Collection, paginate
@@ -111,6 +116,25 @@ def create_app(
 
     for name, (singular, show_field) in COLLECTIONS.items():
         _add_collection_routes(app, state, api_call, name, singular, show_field)
+
+    @app.post("/api/v1/payments")
+    async def create_payment(request: Request) -> Response:
+        raw = await request.body()
+
+        def handler(_: Request) -> object:
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError as exc:
+                raise ApiError(400, "BadRequest: body is not JSON") from exc
+            answer = create_manual_payment(state, body)
+            if state.config.fail_after_commit_next > 0:  # committed; the answer is lost on the way
+                state.config.fail_after_commit_next -= 1
+                state.faults_injected += 1
+                raise ApiError(state.config.fail_status, _phrase(state.config.fail_status))
+            return answer
+
+        return await api_call(request, "POST /payments", handler)
+
     _add_admin_routes(app, state)
 
     @app.exception_handler(StarletteHTTPException)

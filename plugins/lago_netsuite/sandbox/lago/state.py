@@ -47,6 +47,7 @@ class SandboxConfig:
         fail_path: only inject on paths containing this text (``None``: any path).
         latency_ms: added to every API call.
         shift_on_list: insert a new invoice at the top of the list before each ``GET /invoices``.
+        fail_after_commit_next: the next N ``POST /payments`` commit, then answer ``fail_status``.
     """
 
     rate_limit_per_s: int | None = 50
@@ -57,6 +58,7 @@ class SandboxConfig:
     fail_path: str | None = None
     latency_ms: int = 0
     shift_on_list: bool = False
+    fail_after_commit_next: int = 0
 
     def update(self, changes: dict) -> None:
         """Apply a partial update; unknown keys or wrong types answer 422."""
@@ -64,7 +66,8 @@ class SandboxConfig:
         for key, value in changes.items():
             if key not in known:
                 raise ApiError(422, "Unprocessable Entity", "validation_errors", {key: ["unknown_setting"]})
-            if key in ("fail_next", "fail_status", "latency_ms") and not isinstance(value, int):
+            integer = ("fail_next", "fail_status", "latency_ms", "fail_after_commit_next")
+            if key in integer and not isinstance(value, int):
                 raise ApiError(422, "Unprocessable Entity", "validation_errors", {key: ["must_be_an_integer"]})
             setattr(self, key, value)
 

@@ -32,6 +32,7 @@ from lago_netsuite.sandbox.netsuite.auth import AuthFailure, OAuthVerifier
 from lago_netsuite.sandbox.netsuite.batch import CallContext, run_batch
 from lago_netsuite.sandbox.netsuite.config import RECORD_TYPES, NetSuiteSandboxConfig, apply_update
 from lago_netsuite.sandbox.netsuite.faults import FaultInjector
+from lago_netsuite.sandbox.netsuite.payments_listing import list_payments, payments_router
 from lago_netsuite.sandbox.netsuite.stats import SandboxStats
 from lago_netsuite.sandbox.netsuite.store import RecordStore
 
@@ -110,6 +111,7 @@ def create_app(config: NetSuiteSandboxConfig) -> FastAPI:
     app = FastAPI(title="NetSuite RESTlet sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sandbox = state
     app.include_router(admin_router(state))
+    app.include_router(payments_router(state))
 
     @app.api_route(RESTLET_PATH, methods=["GET", "POST"])
     async def restlet(request: Request) -> Response:
@@ -200,6 +202,14 @@ async def _write(request: Request, state: SandboxState, hold_s: float) -> Respon
 
 async def _lookup(request: Request, state: SandboxState, hold_s: float) -> Response:
     query = request.query_params
+    if query.get("action") == "payments":  # contract 2: the listing for the way back to Lago
+        try:
+            page = list_payments(state.store, query.get("since"), query.get("cursor") or None)
+        except ValueError as exc:
+            return error_response(400, "INVALID_REQUEST", str(exc))
+        if hold_s:
+            await asyncio.sleep(hold_s)
+        return JSONResponse(page)
     record_type, ids_param = query.get("type"), query.get("externalIds")
     if not record_type or not ids_param:
         return error_response(400, "INVALID_REQUEST", "type and externalIds are required.")

@@ -31,6 +31,12 @@ class StoredRecord:
     voided: bool = False
     voided_at: str | None = None
     seeded: bool = False
+    modified_at: str | None = None  # last edit after creation (the payments listing's lastModified)
+
+    @property
+    def last_modified(self) -> str:
+        """When the record last changed: created, edited or voided (ISO 8601 UTC)."""
+        return max(s for s in (self.created_at, self.modified_at, self.voided_at) if s)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (Decimals become JSON numbers, exactly) for ``/_sandbox/records``."""
@@ -38,7 +44,7 @@ class StoredRecord:
             "type": self.type, "id": self.id, "externalId": self.external_id,
             "body": jsonable(self.body), "lines_total": self.lines_total, "tax_total": self.tax_total,
             "total": self.total, "created_at": self.created_at, "voided": self.voided,
-            "voided_at": self.voided_at, "seeded": self.seeded,
+            "voided_at": self.voided_at, "seeded": self.seeded, "last_modified": self.last_modified,
         }
 
 
@@ -123,6 +129,11 @@ class RecordStore:
             if not record.voided:
                 record.voided = True
                 record.voided_at = _now()
+
+    def touch(self, record: StoredRecord) -> None:
+        """Mark a committed record edited now (its ``last_modified`` moves)."""
+        with self._lock:
+            record.modified_at = _now()
 
     def seed(self, record: StoredRecord) -> StoredRecord:
         """Add a pre-existing record; its id is kept when given and never handed out again."""

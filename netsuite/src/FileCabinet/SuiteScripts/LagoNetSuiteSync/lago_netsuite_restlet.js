@@ -7,6 +7,8 @@
  * so the loader sends them again in a later call, instead of NetSuite killing the call half way.
  *
  * GET looks records up: ?type=invoice&externalIds=lago-invoice-1,lago-invoice-2 (at most 100).
+ * GET ?action=payments&since=&cursor= lists NetSuite payments for the way back to Lago
+ * (lago_netsuite_payments.js).
  *
  * A malformed request (not JSON, no records array, too many records or ids) is thrown as an
  * INVALID_REQUEST error: NetSuite answers an uncaught error with HTTP 400 and
@@ -16,7 +18,7 @@
  * @NScriptType Restlet
  * @NModuleScope SameAccount
  */
-define(['N/error', 'N/log', 'N/runtime', './lago_netsuite_records'], (error, log, runtime, records) => {
+define(['N/error', 'N/log', 'N/runtime', './lago_netsuite_records', './lago_netsuite_payments'], (error, log, runtime, records, payments) => {
     'use strict';
 
     const BATCH_CAP = 500;
@@ -136,6 +138,11 @@ define(['N/error', 'N/log', 'N/runtime', './lago_netsuite_records'], (error, log
 
     /** GET: answers existing (with the internal id) or missing for each externalId, in order. */
     function get(requestParams) {
+        if (requestParams && requestParams.action === 'payments') {
+            const page = payments.listPayments(requestParams);
+            log.audit({ title: 'Lago sync: payments listed', details: `${page.payments.length} payments, more: ${page.next !== null}` });
+            return page;
+        }
         const lookup = lookupOf(requestParams);
         const found = records.findByExternalIds(lookup.type, Array.from(new Set(lookup.externalIds)));
         const results = lookup.externalIds.map((externalId) => (found.has(externalId)
