@@ -185,6 +185,7 @@ def test_a_worker_killed_mid_load_loses_and_duplicates_nothing_and_the_pool_hold
     worker_pids = {services.procs[f"worker{i}"].pid: f"worker{i}" for i in (1, 2)}
     ran_on: set[str] = set()
     killed: dict[str, Any] = {}
+    first_seen: dict[str, float] = {}
 
     def owner(ti: dict[str, Any]) -> str | None:
         import psutil
@@ -204,13 +205,22 @@ def test_a_worker_killed_mid_load_loses_and_duplicates_nothing_and_the_pool_hold
         in_flight = world.netsuite("stats")["in_flight"]
         if not loads or not in_flight:
             return
-        # RESTlet calls are in flight (the sandbox holds each 1.2 s before it writes): the worker
-        # running the most load tasks dies now, its writes landing after it is gone.
+        first_seen.setdefault("at", time.monotonic())
+        # Each load task makes one RESTlet call at a time, and the sandbox holds each call 1.2 s
+        # before it writes. When as many calls are in flight as load tasks run, every running load
+        # task, those of the victim included, has a call out: its writes land after it is gone.
+        # Failing that moment within 20 s, the kill happens anyway (some call is in flight).
+        every_task_calling = in_flight >= sum(loads.values())
+        if not every_task_calling and time.monotonic() - first_seen["at"] < 20:
+            return
         component = loads.most_common(1)[0][0]
         proc = services.procs.pop(component)
         killed.update(worker=component, pids=_kill_tree(proc.pid), in_flight=in_flight,
+                      every_task_calling=every_task_calling,
                       tasks=[(ti["task_id"], ti["map_index"]) for ti, w in running if w == component])
         proc.wait(timeout=10)
+        print(f"killed {component} (pids {killed['pids']}) running {killed['tasks']}; {in_flight} RESTlet calls "
+              f"in flight, every running load task calling: {every_task_calling}")
 
     run = _wait_run(api, services, run_id, timeout=600, on_poll=watch)
     assert killed, "no load task was seen running, so no worker was killed"
