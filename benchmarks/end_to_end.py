@@ -1,4 +1,4 @@
-"""Benchmark: the sync DAG on ~10,000 documents through a real Airflow (scheduler + LocalExecutor).
+"""Benchmark: the sync DAG on ~10,000 documents through a real Airflow (LocalExecutor, or Celery workers).
 
 Everything runs as a deployment would, in a throwaway AIRFLOW_HOME: ``airflow db migrate``, the
 project's ``airflow.cfg`` (``cli/airflow_home.py``: LocalExecutor, parallelism 6), the connections,
@@ -19,8 +19,16 @@ running, from task instance start/end), the hourly run with nothing new, the par
 file (a fresh interpreter with Airflow imported, as the dag-processor parses), how many load tasks
 ran at once against the pool, and what landed in NetSuite (duplicates, 429s).
 
+With ``--executor celery`` the same runs go through the ``./dev cluster`` layout
+(``cli/cluster.py``: CeleryExecutor, ``--workers`` Celery workers, metadata and store on
+PostgreSQL, Redis as the broker); ``--executor both`` runs LocalExecutor then Celery and prints
+their figures one after the other (``e2e.*`` and ``e2e.celery.*``). ``e2e.sync.documents_per_s``
+is set against both floors: Lago's and NetSuite's added up (extract, then load) and the larger of
+the two alone (what overlapping extract and load could reach).
+
     .venv/bin/python benchmarks/end_to_end.py [--invoices 7500] [--postgres] [--call-ms 300]
         [--record-ms 20] [--concurrency 5] [--batch-size 25] [--per-task 500] [--keep]
+        [--executor local|celery|both] [--workers 2] [--worker-concurrency 6]
 """
 
 from __future__ import annotations
@@ -41,10 +49,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _support  # noqa: E402
 from _support import ROOT, TreeRssSampler, child_env, figure, free_port, machine_note, postgres_database, say  # noqa: E402
 
 DAG_ID = "lago_netsuite_sync"
@@ -56,22 +64,10 @@ LAGO_LIMIT = 50
 def write_settings(path: Path, *, lago_port: int, netsuite_port: int, store_url: str, pool: int,
                    variable: dict[str, Any]) -> None:
     """The project's airflow_settings.yaml with this run's ports, store, pool size and settings."""
-    data = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())
-    section = data["airflow"]
-    for conn in section["connections"]:
-        if conn["conn_id"] == "lago_default":
-            conn["conn_host"] = f"http://127.0.0.1:{lago_port}/api/v1"
-        elif conn["conn_id"] == "netsuite_default":
-            conn["conn_extra"]["base_url"] = f"http://127.0.0.1:{netsuite_port}"
-        elif conn["conn_id"] == "lago_netsuite_store":
-            conn["conn_extra"]["sqlalchemy_url"] = store_url
-    for item in section["pools"]:
-        if item["pool_name"] == "netsuite_restlet":
-            item["pool_slot"] = pool
-    for item in section["variables"]:
-        if item["variable_name"] == "lago_netsuite_settings":
-            item["variable_value"] = json.dumps({**json.loads(item["variable_value"]), **variable})
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    from lago_netsuite.cli.cluster import write_settings as write
+
+    write(ROOT / "airflow_settings.yaml", path, store_url=store_url or None, lago_url=f"http://127.0.0.1:{lago_port}",
+          netsuite_url=f"http://127.0.0.1:{netsuite_port}", pool=pool, variable=variable)
 
 
 def run_step(argv: list[str], env: dict[str, str], log: Path, timeout: float = 900) -> float:
@@ -283,50 +279,83 @@ def main(argv: list[str] | None = None) -> int:
                              "(LAGO_NETSUITE_BENCH_PG_URL)")
     parser.add_argument("--timeout", type=float, default=3600, help="give up on a run after this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway AIRFLOW_HOME (logs) afterwards")
+    parser.add_argument("--executor", choices=["local", "celery", "both"], default="local",
+                        help="local: scheduler + LocalExecutor (default); celery: the ./dev cluster layout "
+                             "(CeleryExecutor, --workers Celery workers, PostgreSQL, Redis); both: one after the "
+                             "other, figures side by side")
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
+    parser.add_argument("--worker-concurrency", type=int, default=6, help="task slots per Celery worker (default 6)")
     args = parser.parse_args(argv)
-    customers = args.customers or max(10, args.invoices // 10)
+    if args.executor != "local":
+        args.postgres = True  # the Celery layout is PostgreSQL only
     say(f"before: {machine_note()}")
+    executors = ["local", "celery"] if args.executor == "both" else [args.executor]
+    results = {executor: run_once(args, executor) for executor in executors}
+    ok = True
+    for executor in executors:
+        ok = print_figures(args, results[executor], "e2e" if executor == "local" else "e2e.celery") and ok
+    return 0 if ok else 1
 
+
+def run_once(args: argparse.Namespace, executor: str) -> dict[str, Any]:
+    """Set up a deployment with ``executor``, run the full sync and the hourly run; return what was seen."""
     from lago_netsuite.cli.airflow_home import render
     from lago_netsuite.cli.airflow_services import AirflowServices
+    from lago_netsuite.cli.cluster import Cluster, ClusterConfig
 
+    customers = args.customers or max(10, args.invoices // 10)
     home = Path(tempfile.mkdtemp(prefix="lns-bench-e2e-"))
     run_dir = home / "run"
     run_dir.mkdir()
     figures: dict[str, Any] = {}
-    failures: list[str] = []
     with ExitStack() as stack:
         if not args.keep:
             stack.callback(shutil.rmtree, home, ignore_errors=True)
         else:
             stack.callback(say, f"kept {home} (logs in {run_dir} and {home / 'logs'})")
-        if args.postgres:
-            meta_url = stack.enter_context(postgres_database("lns_bench_airflow")).replace(
-                "postgresql+psycopg://", "postgresql+psycopg2://")
-            store_url = stack.enter_context(postgres_database("lns_bench_store"))
-        else:
-            meta_url = f"sqlite:///{home / 'airflow.db'}"
-            store_url = f"sqlite:///{home / 'lago_netsuite_sync.db'}"
         api_port, lago_port, ns_port = free_port(), free_port(), free_port()
-        (home / "airflow.cfg").write_text(render(ROOT, home))
-        env = child_env(
-            AIRFLOW_HOME=str(home), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=meta_url, AIRFLOW__API__PORT=str(api_port),
-            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://localhost:{api_port}/execution/",
-            AIRFLOW__CORE__LOAD_EXAMPLES="False", NO_COLOR="1",
-        )
-        for key in [k for k in env if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
-            del env[key]  # this deployment's own connections and Variable only
         settings_file = home / "airflow_settings.yaml"
-        write_settings(settings_file, lago_port=lago_port, netsuite_port=ns_port, store_url=store_url,
-                       pool=args.concurrency, variable={
-                           "batch_size": args.batch_size, "documents_per_load_task": args.per_task,
-                           "data_docs_dir": str(home / "data_docs")})
-        backend = "PostgreSQL" if args.postgres else "SQLite"
-        say(f"airflow db migrate ({backend}) in {home}")
-        run_step([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env, run_dir / "db-migrate.log")
-        say("applying airflow_settings.yaml: connections, pool, Variable; migrating the sync store")
-        run_step([sys.executable, "-m", "lago_netsuite.cli.airflow_settings", "apply", str(settings_file)], env,
-                 run_dir / "settings-apply.log")
+        variable = {"batch_size": args.batch_size, "documents_per_load_task": args.per_task,
+                    "load_parallelism": args.concurrency, "data_docs_dir": str(home / "data_docs")}
+        cluster = None
+        if executor == "celery":
+            write_settings(settings_file, lago_port=lago_port, netsuite_port=ns_port, store_url="",
+                           pool=args.concurrency, variable=variable)
+            cluster = Cluster(ClusterConfig(
+                project=ROOT, home=home / "cluster", postgres_url=_support.PG_ADMIN_URL, name=f"bench{os.getpid()}",
+                workers=args.workers, worker_concurrency=args.worker_concurrency, settings_file=settings_file))
+            stack.callback(drop_cluster_databases, cluster)
+            store_url = cluster.config.store_url
+            env = cluster.environment()
+        else:
+            if args.postgres:
+                meta_url = stack.enter_context(postgres_database("lns_bench_airflow")).replace(
+                    "postgresql+psycopg://", "postgresql+psycopg2://")
+                store_url = stack.enter_context(postgres_database("lns_bench_store"))
+            else:
+                meta_url = f"sqlite:///{home / 'airflow.db'}"
+                store_url = f"sqlite:///{home / 'lago_netsuite_sync.db'}"
+            (home / "airflow.cfg").write_text(render(ROOT, home))
+            env = child_env(
+                AIRFLOW_HOME=str(home), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=meta_url,
+                AIRFLOW__API__PORT=str(api_port),
+                AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://localhost:{api_port}/execution/",
+                AIRFLOW__CORE__LOAD_EXAMPLES="False", NO_COLOR="1",
+                # Room for every pool slot plus one other task (airflow.cfg's 6 suits the pool of 5).
+                AIRFLOW__CORE__PARALLELISM=str(max(6, args.concurrency + 1)),
+                AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=str(max(6, args.concurrency + 1)),
+            )
+            for key in [k for k in env if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
+                del env[key]  # this deployment's own connections and Variable only
+            write_settings(settings_file, lago_port=lago_port, netsuite_port=ns_port, store_url=store_url,
+                           pool=args.concurrency, variable=variable)
+            backend = "PostgreSQL" if args.postgres else "SQLite"
+            say(f"airflow db migrate ({backend}) in {home}")
+            run_step([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env,
+                     run_dir / "db-migrate.log")
+            say("applying airflow_settings.yaml: connections, pool, Variable; migrating the sync store")
+            run_step([sys.executable, "-m", "lago_netsuite.cli.airflow_settings", "apply", str(settings_file)], env,
+                     run_dir / "settings-apply.log")
 
         say(f"starting the sandboxes: {args.invoices} invoices, {customers} customers over {args.days} days; "
             f"NetSuite O={args.call_ms:g} ms R={args.record_ms:g} ms C={args.concurrency}")
@@ -340,14 +369,24 @@ def main(argv: list[str] | None = None) -> int:
                  env, run_dir / "sandboxes-start.log", timeout=300)
         netsuite_url = f"http://127.0.0.1:{ns_port}"
 
-        say("starting Airflow: api-server, scheduler (LocalExecutor), dag-processor")
-        services = AirflowServices(run_dir=run_dir, env=env,
-                                   health_url=f"http://localhost:{api_port}/api/v2/monitor/health")
-        stack.callback(services.stop)
-        services.start()
+        if cluster is not None:
+            say(f"starting the Celery cluster: api-server, scheduler (CeleryExecutor), dag-processor, "
+                f"{args.workers} workers x {args.worker_concurrency} slots; PostgreSQL, Redis")
+            stack.callback(cluster.stop)
+            cluster.start(timeout=300)
+            services = cluster.services
+            assert services is not None
+            api_port = cluster.api_port
+        else:
+            say("starting Airflow: api-server, scheduler (LocalExecutor), dag-processor")
+            services = AirflowServices(run_dir=run_dir, env=env,
+                                       health_url=f"http://localhost:{api_port}/api/v2/monitor/health")
+            stack.callback(services.stop)
+            services.start()
         sampler = TreeRssSampler([p.pid for p in services.procs.values()]).start()
         stack.callback(sampler.stop)
-        services.wait_healthy(timeout=300)
+        if cluster is None:
+            services.wait_healthy(timeout=300)
         api = Api(api_port)
         wait_for_dag(api, services)
 
@@ -391,8 +430,29 @@ def main(argv: list[str] | None = None) -> int:
         if first_id != full["run_id"]:
             say(f"(the triggered run {first_id} ran second; the scheduler's own hourly run ran first)")
 
-    # -- figures ---------------------------------------------------------------------------------
+    figures["executor"] = executor
+    return figures
+
+
+def drop_cluster_databases(cluster: Any) -> None:
+    """The Celery run's two databases go when the benchmark ends."""
+    import sqlalchemy as sa
+
+    cfg = cluster.config
+    admin = sa.create_engine(cfg.postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in (cfg.metadata_database, cfg.store_database):
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                         {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def print_figures(args: argparse.Namespace, figures: dict[str, Any], prefix: str) -> bool:
+    """Print one executor's figures (names under ``prefix``); return whether the run was clean."""
+    failures: list[str] = []
     full, quiet, counts, landed = figures["full"], figures["quiet"], figures["counts"], figures["landed"]
+    landed_after = figures["landed_after"]
     documents = sum(counts["documents"].values())
     records = landed["created"]
     stats = landed["stats"]
@@ -401,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     lago_calls = (sum(max(1, math.ceil(listed.get(k, 0) / 100)) for k in ("invoice", "creditnote", "payment"))
                   + extracted.get("detail_fetches", 0) + extracted.get("customer_calls", 0))
     load_rate = args.concurrency * args.batch_size / ((args.call_ms + args.batch_size * args.record_ms) / 1000)
-    floor = lago_calls / args.lago_rate_limit + records / load_rate
+    lago_floor, netsuite_floor = lago_calls / args.lago_rate_limit, records / load_rate
+    floor = lago_floor + netsuite_floor
     say(f"store: documents {dict(counts['documents'])}; ledger {dict(counts['states'])}; after: {machine_note()}")
     say(f"full run {full['run_id']}: {full['state']}, {full['tasks']} task instances {dict(full['states'])}; "
         f"time per task: { {k: round(v, 1) for k, v in full['per_task'].items()} }")
@@ -412,47 +473,53 @@ def main(argv: list[str] | None = None) -> int:
     if quiet["state"] != "success":
         failures.append(f"the hourly run ended {quiet['state']}")
     store_name = "postgresql" if args.postgres else "sqlite"
-    figure("e2e.documents", documents, "documents", note=f"{records} NetSuite records created; store {store_name}")
-    figure("e2e.sync.wall_s", full["wall"], "s", ratio=floor / full["wall"],
+    figure(f"{prefix}.documents", documents, "documents",
+           note=f"{records} NetSuite records created; store {store_name}")
+    figure(f"{prefix}.sync.wall_s", full["wall"], "s", ratio=floor / full["wall"],
            target=f"floor {floor:.0f} s = Lago calls at {args.lago_rate_limit}/s + records at the load ceiling "
                   f"{load_rate:.0f}/s",
            note=f"{figures['trigger_to_done']:.0f} s from the trigger")
-    figure("e2e.sync.documents_per_s", documents / full["wall"], "documents/s")
+    larger = max(lago_floor, netsuite_floor)
+    figure(f"{prefix}.sync.documents_per_s", documents / full["wall"], "documents/s", ratio=larger / full["wall"],
+           target=f"floors: {documents / floor:.1f}/s when Lago ({lago_floor:.0f} s) and NetSuite "
+                  f"({netsuite_floor:.0f} s) add up, {documents / larger:.1f}/s at the larger alone "
+                  f"(ratio to it; >= 0.8 once extract and load overlap)",
+           note=f"{figures['executor']} executor, NetSuite C={args.concurrency}, pool {args.concurrency}")
     spans = full["spans"]
     if "extract" in spans:
-        figure("e2e.extract.documents_per_s", documents / spans["extract"], "documents/s",
+        figure(f"{prefix}.extract.documents_per_s", documents / spans["extract"], "documents/s",
                ratio=(lago_calls / args.lago_rate_limit) / spans["extract"],
                target=f"ceiling {documents / (lago_calls / args.lago_rate_limit):.0f} = {lago_calls} Lago calls at "
                       f"{args.lago_rate_limit}/s (the connection paces at 45/s: 0.90)",
                note=f"extract task {spans['extract']:.0f} s")
     if "load_" in spans:
-        figure("e2e.load.records_per_s", records / spans["load_"], "records/s",
+        figure(f"{prefix}.load.records_per_s", records / spans["load_"], "records/s",
                ratio=records / spans["load_"] / load_rate,
                target=f"ceiling {load_rate:.0f} = C*b/(O+b*R)",
                note=f"first load task start to last load task end {spans['load_']:.0f} s, {full['loads']} load tasks")
-    figure("e2e.peak_rss_mb", figures["peak"] / 2**20, "MB",
+    figure(f"{prefix}.peak_rss_mb", figures["peak"] / 2**20, "MB",
            note=f"Airflow's process trees incl. tasks, {figures['peak_processes']} processes at the peak; "
                 f"{figures['idle'] / 2**20:.0f} MB idle before the run")
-    figure("e2e.airflow_overhead_s", full["overhead"], "s", ratio=full["overhead"] / full["wall"],
+    figure(f"{prefix}.airflow_overhead_s", full["overhead"], "s", ratio=full["overhead"] / full["wall"],
            target="<= 10% of the run",
            note=f"run {full['wall']:.0f} s, some task running {full['inside']:.0f} s, {full['tasks']} task instances")
-    figure("e2e.hourly_nothing_new.wall_s", quiet["wall"], "s", target="<= 60 s",
+    figure(f"{prefix}.hourly_nothing_new.wall_s", quiet["wall"], "s", target="<= 60 s",
            note=f"overhead {quiet['overhead']:.0f} s of it, {quiet['tasks']} task instances")
-    figure("e2e.hourly_nothing_new.records_sent", landed_after["stats"]["records_received"] - stats["records_received"],
-           "records", target="0")
+    figure(f"{prefix}.hourly_nothing_new.records_sent",
+           landed_after["stats"]["records_received"] - stats["records_received"], "records", target="0")
     for name, seconds in figures["parsed"].items():
-        figure(f"e2e.parse.{name}", seconds, "s", target="<= 1 s (dagbag_import_timeout is 30 s)")
-    figure("e2e.load.max_parallel", full["load_overlap"], "load tasks at once",
+        figure(f"{prefix}.parse.{name}", seconds, "s", target="<= 1 s (dagbag_import_timeout is 30 s)")
+    figure(f"{prefix}.load.max_parallel", full["load_overlap"], "load tasks at once",
            target=f"{args.concurrency} = the netsuite_restlet pool, never more", note=f"{full['loads']} load tasks")
-    figure("e2e.netsuite.max_concurrency", stats["max_concurrency_seen"], "calls at once",
+    figure(f"{prefix}.netsuite.max_concurrency", stats["max_concurrency_seen"], "calls at once",
            target=f"<= {args.concurrency}")
-    figure("e2e.netsuite.throttled", stats["throttled"], "responses 429/SSS_REQUEST_LIMIT_EXCEEDED", target="0")
-    figure("e2e.netsuite.duplicates", landed_after["duplicates"], "records", target="0")
+    figure(f"{prefix}.netsuite.throttled", stats["throttled"], "responses 429/SSS_REQUEST_LIMIT_EXCEEDED", target="0")
+    figure(f"{prefix}.netsuite.duplicates", landed_after["duplicates"], "records", target="0")
     ok = (not failures and landed_after["duplicates"] == 0 and stats["throttled"] == 0
           and full["load_overlap"] <= args.concurrency)
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class AirflowServices:
     components: tuple[str, ...] = COMPONENTS
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     health_url: str = HEALTH_URL  # another port when [api] port is not 8080 (e.g. the end-to-end benchmark)
+    argv: dict[str, list[str]] = field(default_factory=dict)  # airflow arguments per component; default [name]
 
     @property
     def pid_file(self) -> Path:
@@ -48,7 +49,8 @@ class AirflowServices:
         for name in self.components:
             log = open(self.run_dir / f"airflow-{name}.log", "ab")  # noqa: SIM115 - owned by the child
             self.procs[name] = subprocess.Popen(  # noqa: S603 - our own airflow binary, fixed arguments
-                [airflow, name], stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                [airflow, *self.argv.get(name, [name])], stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                start_new_session=True,
             )
         self.pid_file.write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
 

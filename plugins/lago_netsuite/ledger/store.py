@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from typing import Any
 
@@ -33,6 +34,8 @@ def store_url_from_connection(conn_id: str = STORE_CONN_ID) -> str:
     Accepted shapes: extra ``sqlalchemy_url``; a ``postgres`` connection (host, port, schema =
     database, login, password); a ``sqlite`` connection whose host is the file path. When the
     connection does not exist the embedded SQLite default is used, so a newcomer needs nothing.
+    On PostgreSQL, extra ``pg_schema`` keeps the store's tables in that schema of the database
+    (see ``with_search_path``).
 
     Raises:
         ConfigurationError: the connection exists but names no usable database.
@@ -45,25 +48,52 @@ def store_url_from_connection(conn_id: str = STORE_CONN_ID) -> str:
     except AirflowNotFoundException:
         return default_store_url()
     extra = conn.extra_dejson if conn.extra else {}
+    pg_schema = extra.get("pg_schema")
     if extra.get("sqlalchemy_url"):
-        return str(extra["sqlalchemy_url"])
+        return with_search_path(str(extra["sqlalchemy_url"]), pg_schema, conn_id=conn_id)
     conn_type = (conn.conn_type or "").lower()
     if conn_type in {"postgres", "postgresql"}:
         if not conn.host:
             raise ConfigurationError("a postgres store connection needs a host", conn_id=conn_id)
-        return URL.create(
+        return with_search_path(URL.create(
             "postgresql+psycopg",
             username=conn.login or None,
             password=conn.password or None,
             host=conn.host,
             port=conn.port or None,
             database=conn.schema or "postgres",
-        ).render_as_string(hide_password=False)
+        ).render_as_string(hide_password=False), pg_schema, conn_id=conn_id)
     if conn_type == "sqlite" and conn.host:
         return f"sqlite:///{conn.host}"
     raise ConfigurationError(
         "set extra 'sqlalchemy_url', or use a postgres or sqlite connection", conn_id=conn_id
     )
+
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def with_search_path(url: str, pg_schema: str | None, *, conn_id: str = STORE_CONN_ID) -> str:
+    """``url`` with PostgreSQL's ``search_path`` set to ``pg_schema`` alone (libpq ``options``).
+
+    Every statement of the store names its tables without a schema, so with this search path the
+    migrations create them in ``pg_schema`` and every read and write finds them there: the store
+    shares a database with other applications without touching their tables. The schema must
+    exist (``CREATE SCHEMA lago_sync AUTHORIZATION <the store's user>``); PostgreSQL refuses to
+    create a table when no schema of the search path exists.
+
+    Raises:
+        ConfigurationError: ``pg_schema`` is not a plain lower-case identifier, or the URL is not PostgreSQL.
+    """
+    if not pg_schema:
+        return url
+    if not _SCHEMA_NAME.match(str(pg_schema)):
+        raise ConfigurationError(f"pg_schema {pg_schema!r} is not a lower-case SQL identifier", conn_id=conn_id)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError("pg_schema applies to a PostgreSQL store only", conn_id=conn_id)
+    options = f"{parsed.query.get('options', '')} -csearch_path={pg_schema}".strip()
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
