@@ -12,7 +12,6 @@ import base64
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +27,8 @@ UNRESOLVED = "unresolved"
 UNRESOLVED_STATES = ("pending", "sent", "waiting", "failed", "quarantined", "skipped")
 RETRYABLE_STATES = ("failed", "quarantined")
 MAX_PAGE = 200
+#: Counts per state stop here when a filter is checked row by row (billing entity): "1000+".
+COUNT_CAP = 1_000
 
 L = schema.ledger
 D = schema.document
@@ -78,11 +79,11 @@ class Filters:
 
     @property
     def needs_document(self) -> bool:
-        return bool(self.date_from or self.date_to or self.billing_entity or self.q)
+        return bool(self.date_from or self.date_to)
 
-
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    @property
+    def counts_capped(self) -> bool:
+        return bool(self.billing_entity)
 
 
 def _conditions(f: Filters, *, with_state: bool = True) -> list[sa.ColumnElement[bool]]:
@@ -100,16 +101,24 @@ def _conditions(f: Filters, *, with_state: bool = True) -> list[sa.ColumnElement
     if f.date_to:
         out.append(D.c.issuing_date <= f.date_to)
     if f.billing_entity:
-        out.append(sa.or_(C.c.billing_entity_code == f.billing_entity,
-                          C_SELF.c.billing_entity_code == f.billing_entity))
+        # the entity's customers' documents, and those customers themselves: probed per ledger row,
+        # so the newest-first page stops after its 50 rows (the counts are capped, see state_counts)
+        d, c = D.alias("d_entity"), C.alias("c_entity")
+        doc_of_entity = (sa.select(sa.literal(1)).select_from(d.join(c, c.c.external_id == d.c.customer_external_id))
+                         .where(d.c.kind == _DOC_KIND, d.c.lago_id == L.c.lago_id,
+                                c.c.billing_entity_code == f.billing_entity).correlate(L))
+        customer_of_entity = sa.select(sa.literal(1)).where(
+            L.c.kind == "customer", c.c.lago_id == L.c.lago_id, c.c.billing_entity_code == f.billing_entity
+        ).correlate(L)
+        out.append(sa.or_(doc_of_entity.exists(), customer_of_entity.exists()))
     if f.q:
+        # exact matches, each on an index: number, Lago id, externalId, customer's external id
         out.append(sa.or_(
             L.c.number == f.q,
-            L.c.number.like(_like_prefix(f.q), escape="\\"),
             L.c.lago_id == f.q,
             L.c.external_id == f.q,
-            D.c.customer_external_id == f.q,
-            C_SELF.c.external_id == f.q,
+            L.c.lago_id.in_(sa.select(D.c.lago_id).where(D.c.customer_external_id == f.q)),
+            L.c.lago_id.in_(sa.select(C.c.lago_id).where(C.c.external_id == f.q)),
         ))
     return out
 
@@ -204,11 +213,23 @@ def documents(conn: Connection, f: Filters, *, cursor: str | None = None, limit:
 
 
 def state_counts(conn: Connection, f: Filters) -> dict[str, int]:
-    """How many rows of each state match the filters other than the state itself."""
+    """How many rows of each state match the filters other than the state itself.
+
+    With a filter checked row by row (``Filters.counts_capped``) each state is counted up to
+    ``COUNT_CAP + 1`` rows only (read a value above the cap as "more than COUNT_CAP").
+    """
     where = _conditions(f, with_state=False)
     source: sa.FromClause = _joined() if f.needs_document else L
-    query = sa.select(L.c.state, sa.func.count()).select_from(source).where(*where).group_by(L.c.state)
-    return {state: int(n) for state, n in conn.execute(query)}
+    if not f.counts_capped:
+        query = sa.select(L.c.state, sa.func.count()).select_from(source).where(*where).group_by(L.c.state)
+        return {state: int(n) for state, n in conn.execute(query)}
+    out = {}
+    for state in STATES:
+        first = sa.select(L.c.external_id).select_from(source).where(*where, L.c.state == state)
+        n = conn.execute(sa.select(sa.func.count()).select_from(first.limit(COUNT_CAP + 1).subquery())).scalar_one()
+        if n:
+            out[state] = int(n)
+    return out
 
 
 def run_dags(conn: Connection, run_ids: set[str]) -> dict[str, str]:
@@ -355,9 +376,3 @@ def failed_scope(conn: Connection, f: Filters) -> dict[str, Any]:
     kinds = sorted({"invoice" if k == "salesorder" else k for (k,) in conn.execute(kinds_q)})
     return {"count": int(n), "start_date": f.date_from or first, "end_date": f.date_to or last, "kinds": kinds}
 
-
-def total_amount(values: list[tuple[int, str]]) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for minor, currency in values:
-        out[currency] = out.get(currency, Decimal(0)) + money.to_major(minor, currency)
-    return out
