@@ -19,7 +19,7 @@ class LagoNetSuiteUIPlugin(AirflowPlugin):
     fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Lago → NetSuite sync ledger"}]
     external_views = [
         {"name": "Sync ledger", "href": f"{URL_PREFIX}/documents", "url_route": "sync-ledger",
-         "destination": "nav", "category": "browse"},
+         "destination": "nav", "nav_top_level": True},
         {"name": "Documents", "href": f"{URL_PREFIX}/runs/{{RUN_ID}}?dag_id={{DAG_ID}}",
          "url_route": "sync-ledger-run", "destination": "dag_run"},
     ]

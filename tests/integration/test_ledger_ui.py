@@ -69,6 +69,8 @@ def seed_store(engine: sa.Engine) -> dict[str, Any]:
             events.append({"event_id": str(uuid.uuid4()), "external_id": ext, "at": T0 + timedelta(minutes=i, seconds=1 if frm else 0),
                            "run_id": SYNC_RUN, "from_state": frm, "to_state": to, "code": code, "message": msg,
                            "netsuite_id": str(5000 + i) if to == "synced" else None})
+    # quarantined before it was built: no amount in the ledger, Lago's document still has it
+    rows[2].update(total_minor=None, currency=None)
     rows.append({**rows[0], "external_id": "lago-customer-cust-0", "kind": "customer", "record_type": "customer",
                  "lago_id": "cust-0", "number": None, "currency": None, "total_minor": None, "state": "failed",
                  "last_error_code": "DUPLICATE", "last_error_message": "a customer with that e-mail exists",
@@ -184,6 +186,8 @@ def test_documents_page_counts_filters_and_links(ui: Any) -> None:
     assert inj["rows"] == [] and inj["total"] == 0
     wild = ui.client.get("/api/documents", params={"q": "%"}, headers=ui.admin).json()
     assert wild["rows"] == []
+    unbuilt = next(r for r in q["rows"] if r["external_id"] == "lago-invoice-inv-002")
+    assert unbuilt["amount"] == "10.02 EUR"  # from the Lago document: the ledger row has no amount
     assert ui.client.get("/api/documents", params={"state": "bogus"}, headers=ui.admin).status_code == 400
     assert ui.client.get("/api/documents", params={"date_from": "01/02/2026"}, headers=ui.admin).status_code == 400
 
@@ -250,10 +254,12 @@ def test_reconciliation_per_month_currency_kind(ui: Any) -> None:
     assert oct_eur["difference_minor"] == oct_eur["lago_minor"] - oct_eur["netsuite_minor"] > 0
     assert oct_eur["difference"] == f"{queries.amount_text(oct_eur['difference_minor'], 'EUR')}"
     # the documents making up the difference, one click away
+    # (its link leaves the currency out: one of its documents was quarantined before it had one)
+    assert oct_eur["without_ledger_amount"] == 1 and "currency" not in oct_eur["documents_query"]
     listed = ui.client.get("/api/documents", params=oct_eur["documents_query"], headers=ui.admin).json()
-    assert len(listed["rows"]) == oct_eur["unresolved"]
-    assert sum(1 for r in listed["rows"] if r["state"] != "synced") == oct_eur["unresolved"]
-    assert sum(r["total_minor"] for r in listed["rows"]) == oct_eur["difference_minor"]
+    eur = [r for r in listed["rows"] if r["currency"] == "EUR"]
+    assert len(eur) == oct_eur["unresolved"] and all(r["state"] != "synced" for r in eur)
+    assert sum(r["total_minor"] for r in eur) == oct_eur["difference_minor"]
     assert ui.client.get("/reconciliation", headers=ui.admin).status_code == 200
 
 
@@ -282,13 +288,13 @@ def test_retry_one_document_creates_a_run(ui: Any) -> None:
 
 def test_retry_failed_of_the_filter_triggers_the_backfill(ui: Any) -> None:
     before = dag_runs("lago_netsuite_backfill")
-    r = ui.client.post("/api/retry-failed", json={"currency": "EUR", "date_from": "2026-10-01", "date_to": "2026-10-31"},
+    r = ui.client.post("/api/retry-failed", json={"kind": "invoice", "date_from": "2026-10-01", "date_to": "2026-10-31"},
                        headers=ui.admin)
     assert r.status_code == 201, r.text
     after = dag_runs("lago_netsuite_backfill")
     assert len(after) == len(before) + 1
     expected = sum(1 for p in ui.plan.values()
-                   if p[0] in ("failed", "quarantined") and p[1] == "EUR" and p[3].startswith("2026-10"))
+                   if p[0] in ("failed", "quarantined") and p[3].startswith("2026-10"))
     assert r.json()["documents"] == expected
     assert after[-1][1] == {"start_date": "2026-10-01", "end_date": "2026-10-31", "kinds": ["invoice"],
                             "retry_failed": True}

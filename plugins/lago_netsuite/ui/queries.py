@@ -165,6 +165,26 @@ def amount_text(total_minor: int | None, currency: str | None) -> str:
         return f"{total_minor} (minor units) {currency}"
 
 
+def lago_amount(kind: str | None, payload: str | None) -> tuple[int, str] | None:
+    """A Lago document's total and currency from the document as received (payments: its amount)."""
+    if not payload:
+        return None
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    cents, currency = ((doc.get("amount_cents"), doc.get("amount_currency")) if kind == "payment"
+                       else (doc.get("total_amount_cents"), doc.get("currency")))
+    if isinstance(cents, bool) or not isinstance(cents, int | str) or not isinstance(currency, str):
+        return None
+    try:
+        return int(cents), currency
+    except ValueError:
+        return None
+
+
 def plain_error(code: str | None, message: str | None) -> str:
     """The last error in words an accountant reads: the message, with its code in brackets."""
     if not code and not message:
@@ -198,18 +218,43 @@ def documents(conn: Connection, f: Filters, *, cursor: str | None = None, limit:
     where = _conditions(f)
     if cursor:
         at, ext = decode_cursor(cursor)
-        where.append(sa.or_(L.c.created_at < at, sa.and_(L.c.created_at == at, L.c.external_id < ext)))
+        # a row-value comparison: one range on the (created_at, external_id) index on both databases
+        where.append(sa.tuple_(L.c.created_at, L.c.external_id) < sa.tuple_(sa.literal(at), sa.literal(ext)))
     query = (
         sa.select(*_ROW_COLUMNS).select_from(_joined()).where(*where)
         .order_by(L.c.created_at.desc(), L.c.external_id.desc()).limit(limit + 1)
     )
     rows = conn.execute(query).all()
+    missing = {r.external_id: r.kind for r in rows[:limit] if r.total_minor is None and r.kind != "customer"}
+    from_lago = _lago_amounts(conn, missing)
     next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].external_id) if len(rows) > limit else None
     counts = state_counts(conn, f)
     selected = f.state
     total = (sum(counts.get(s, 0) for s in UNRESOLVED_STATES) if selected == UNRESOLVED
              else counts.get(selected, 0) if selected else sum(counts.values()))
-    return Page([_row_dict(r) for r in rows[:limit]], next_cursor, counts, total)
+    out = []
+    for r in rows[:limit]:
+        d = _row_dict(r)
+        if r.external_id in from_lago:
+            minor, currency = from_lago[r.external_id]
+            d.update(total_minor=minor, currency=currency, amount=amount_text(minor, currency))
+        out.append(d)
+    return Page(out, next_cursor, counts, total)
+
+
+def _lago_amounts(conn: Connection, kinds: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """Amounts of ledger rows that have none, read from their Lago documents."""
+    if not kinds:
+        return {}
+    query = (sa.select(L.c.external_id, L.c.kind, D.c.payload)
+             .select_from(L.join(D, sa.and_(D.c.kind == _DOC_KIND, D.c.lago_id == L.c.lago_id)))
+             .where(L.c.external_id.in_(list(kinds))))
+    out = {}
+    for r in conn.execute(query):
+        amount = lago_amount(r.kind, r.payload)
+        if amount:
+            out[r.external_id] = amount
+    return out
 
 
 def state_counts(conn: Connection, f: Filters) -> dict[str, int]:
@@ -336,13 +381,28 @@ def reconciliation(conn: Connection, date_from: str | None = None, date_to: str 
         .where(*where).group_by(month, L.c.currency, L.c.kind, L.c.state)
     )
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in conn.execute(query):
-        key = (r.month, r.currency or "", r.kind)
-        g = groups.setdefault(key, {"month": r.month, "currency": r.currency or "", "kind": r.kind,
-                                    "lago_minor": 0, "netsuite_minor": 0, "states": {}})
-        g["lago_minor"] += int(r.lago)
-        g["netsuite_minor"] += int(r.netsuite)
-        g["states"][r.state] = g["states"].get(r.state, 0) + int(r.n)
+
+    def add(month: str, currency: str, kind: str, state: str, n: int, lago: int, netsuite: int,
+            from_payload: bool = False) -> None:
+        g = groups.setdefault((month, currency, kind), {"month": month, "currency": currency, "kind": kind,
+                                                        "lago_minor": 0, "netsuite_minor": 0, "states": {},
+                                                        "without_ledger_amount": 0})
+        g["lago_minor"] += lago
+        g["netsuite_minor"] += netsuite
+        g["states"][state] = g["states"].get(state, 0) + n
+        g["without_ledger_amount"] += n if from_payload else 0
+
+    for r in conn.execute(query.where(L.c.total_minor.is_not(None))):
+        add(r.month, r.currency or "", r.kind, r.state, int(r.n), int(r.lago), int(r.netsuite))
+    # documents held back before they were built (quarantined at transform) have no amount in the
+    # ledger: Lago's total is read from the document as received, so the month still adds up
+    unbuilt = (sa.select(month, L.c.kind, L.c.state, D.c.payload)
+               .select_from(L.join(D, sa.and_(D.c.kind == _DOC_KIND, D.c.lago_id == L.c.lago_id)))
+               .where(*where, L.c.total_minor.is_(None)))
+    for r in conn.execute(unbuilt):
+        amount = lago_amount(r.kind, r.payload)
+        minor, currency = amount if amount else (0, "")
+        add(r.month, currency, r.kind, r.state, 1, minor, 0, from_payload=True)
     out = []
     for key in sorted(groups, key=lambda k: (k[0], k[1], k[2]), reverse=True):
         g = groups[key]
