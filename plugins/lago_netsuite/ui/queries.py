@@ -78,10 +78,6 @@ class Filters:
         return {k: v for k, v in self.__dict__.items() if v}
 
     @property
-    def needs_document(self) -> bool:
-        return bool(self.date_from or self.date_to)
-
-    @property
     def counts_capped(self) -> bool:
         return bool(self.billing_entity)
 
@@ -96,10 +92,15 @@ def _conditions(f: Filters, *, with_state: bool = True) -> list[sa.ColumnElement
         out.append(L.c.kind == f.kind)
     if f.currency:
         out.append(L.c.currency == f.currency)
-    if f.date_from:
-        out.append(D.c.issuing_date >= f.date_from)
-    if f.date_to:
-        out.append(D.c.issuing_date <= f.date_to)
+    if f.date_from or f.date_to:
+        # the documents issued in the range, found on the issuing-date index (a semi-join)
+        d = D.alias("d_range")
+        issued = sa.select(d.c.lago_id)
+        if f.date_from:
+            issued = issued.where(d.c.issuing_date >= f.date_from)
+        if f.date_to:
+            issued = issued.where(d.c.issuing_date <= f.date_to)
+        out.append(L.c.lago_id.in_(issued))
     if f.billing_entity:
         # the entity's customers' documents, and those customers themselves: probed per ledger row,
         # so the newest-first page stops after its 50 rows (the counts are capped, see state_counts)
@@ -112,14 +113,19 @@ def _conditions(f: Filters, *, with_state: bool = True) -> list[sa.ColumnElement
         ).correlate(L)
         out.append(sa.or_(doc_of_entity.exists(), customer_of_entity.exists()))
     if f.q:
-        # exact matches, each on an index: number, Lago id, externalId, customer's external id
-        out.append(sa.or_(
-            L.c.number == f.q,
-            L.c.lago_id == f.q,
-            L.c.external_id == f.q,
-            L.c.lago_id.in_(sa.select(D.c.lago_id).where(D.c.customer_external_id == f.q)),
-            L.c.lago_id.in_(sa.select(C.c.lago_id).where(C.c.external_id == f.q)),
-        ))
+        # exact matches, each on an index: number, Lago id, externalId, the customer's external id
+        # (its documents and its own row); one IN over a UNION, so both databases use the indexes
+        lq, d, c = L.alias("l_q"), D.alias("d_q"), C.alias("c_q")
+        matches = sa.union(
+            sa.select(lq.c.external_id).where(lq.c.number == f.q),
+            sa.select(lq.c.external_id).where(lq.c.lago_id == f.q),
+            sa.select(lq.c.external_id).where(lq.c.external_id == f.q),
+            sa.select(lq.c.external_id).select_from(lq.join(d, d.c.lago_id == lq.c.lago_id))
+            .where(d.c.customer_external_id == f.q),
+            sa.select(lq.c.external_id).select_from(lq.join(c, c.c.lago_id == lq.c.lago_id))
+            .where(lq.c.kind == "customer", c.c.external_id == f.q),
+        )
+        out.append(L.c.external_id.in_(sa.select(matches.subquery().c.external_id)))
     return out
 
 
@@ -220,11 +226,12 @@ def documents(conn: Connection, f: Filters, *, cursor: str | None = None, limit:
         at, ext = decode_cursor(cursor)
         # a row-value comparison: one range on the (created_at, external_id) index on both databases
         where.append(sa.tuple_(L.c.created_at, L.c.external_id) < sa.tuple_(sa.literal(at), sa.literal(ext)))
-    query = (
-        sa.select(*_ROW_COLUMNS).select_from(_joined()).where(*where)
-        .order_by(L.c.created_at.desc(), L.c.external_id.desc()).limit(limit + 1)
-    )
-    rows = conn.execute(query).all()
+    # 1. the page's keys, from the ledger alone (its indexes); 2. their columns, joined
+    newest = (L.c.created_at.desc(), L.c.external_id.desc())
+    keys = [r.external_id for r in conn.execute(
+        sa.select(L.c.external_id).where(*where).order_by(*newest).limit(limit + 1))]
+    rows = conn.execute(sa.select(*_ROW_COLUMNS).select_from(_joined())
+                        .where(L.c.external_id.in_(keys)).order_by(*newest)).all() if keys else []
     missing = {r.external_id: r.kind for r in rows[:limit] if r.total_minor is None and r.kind != "customer"}
     from_lago = _lago_amounts(conn, missing)
     next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].external_id) if len(rows) > limit else None
@@ -264,7 +271,7 @@ def state_counts(conn: Connection, f: Filters) -> dict[str, int]:
     ``COUNT_CAP + 1`` rows only (read a value above the cap as "more than COUNT_CAP").
     """
     where = _conditions(f, with_state=False)
-    source: sa.FromClause = _joined() if f.needs_document else L
+    source: sa.FromClause = L
     if not f.counts_capped:
         query = sa.select(L.c.state, sa.func.count()).select_from(source).where(*where).group_by(L.c.state)
         return {state: int(n) for state, n in conn.execute(query)}
