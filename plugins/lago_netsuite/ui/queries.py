@@ -230,8 +230,9 @@ def documents(conn: Connection, f: Filters, *, cursor: str | None = None, limit:
     newest = (L.c.created_at.desc(), L.c.external_id.desc())
     keys = [r.external_id for r in conn.execute(
         sa.select(L.c.external_id).where(*where).order_by(*newest).limit(limit + 1))]
-    rows = conn.execute(sa.select(*_ROW_COLUMNS).select_from(_joined())
-                        .where(L.c.external_id.in_(keys)).order_by(*newest)).all() if keys else []
+    found = {r.external_id: r for r in conn.execute(
+        sa.select(*_ROW_COLUMNS).select_from(_joined()).where(L.c.external_id.in_(keys)))} if keys else {}
+    rows = [found[k] for k in keys if k in found]  # in the keys' order (no ORDER BY: the PK look-up stays)
     missing = {r.external_id: r.kind for r in rows[:limit] if r.total_minor is None and r.kind != "customer"}
     from_lago = _lago_amounts(conn, missing)
     next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].external_id) if len(rows) > limit else None
