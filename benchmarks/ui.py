@@ -42,7 +42,8 @@ def _rows(n: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
         state = STATES[(i * 7919) % 100]
         day = T0 + timedelta(days=(i * 2922) // n)  # 2019-01-01 .. 2026-12-31, in creation order
         created = T0 + timedelta(seconds=i * 240)
-        err = ("NETSUITE_ERROR", f"NetSuite refused the record {i}") if state in ("failed", "quarantined") else (None, None)
+        bad = state in ("failed", "quarantined")
+        err = ("NETSUITE_ERROR", f"NetSuite refused the record {i}") if bad else (None, None)
         number = f"ACME-{day:%Y%m}-{i:07d}"
         ledger.append((f"lago-{kind}-{lago_id}", kind, kind, lago_id, number, CURRENCIES[i % 3], 1000 + i % 50000,
                        state, "create", '{"externalId": "x"}', 0, str(10 + i) if state == "synced" else None,
@@ -100,10 +101,10 @@ def _airflow_ready() -> None:
 
 
 def measure(url: str, label: str, n: int, repeat: int) -> list[str]:
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import init_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
     from lago_netsuite.ledger import store
     from lago_netsuite.ui import links
     from lago_netsuite.ui.app import create_app
@@ -111,8 +112,8 @@ def measure(url: str, label: str, n: int, repeat: int) -> list[str]:
     auth = init_auth_manager()
     headers = {"Authorization": f"Bearer {auth.generate_jwt(SimpleAuthManagerUser(username='bench', role='VIEWER'))}"}
     engine = store.get_engine(url)
-    client = TestClient(create_app(engine_factory=lambda: engine,
-                                   link_factory=lambda: links.LinkContext("1234567_SB1", {})), root_path="/lago-netsuite")
+    app = create_app(engine_factory=lambda: engine, link_factory=lambda: links.LinkContext("1234567_SB1", {}))
+    client = TestClient(app, root_path="/lago-netsuite")
     cases: list[tuple[str, dict[str, Any]]] = [
         ("first page", {}),
         ("filtered page (state=failed)", {"state": "failed"}),

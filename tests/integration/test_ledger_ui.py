@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,8 @@ def seed_store(engine: sa.Engine) -> dict[str, Any]:
                      "created_at": T0 + timedelta(minutes=i), "updated_at": T0 + timedelta(minutes=i),
                      "synced_at": None})
         for frm, to, code, msg in ((None, "pending", None, None), ("pending", state, error[0], error[1])):
-            events.append({"event_id": str(uuid.uuid4()), "external_id": ext, "at": T0 + timedelta(minutes=i, seconds=1 if frm else 0),
+            at = T0 + timedelta(minutes=i, seconds=1 if frm else 0)
+            events.append({"event_id": str(uuid.uuid4()), "external_id": ext, "at": at,
                            "run_id": SYNC_RUN, "from_state": frm, "to_state": to, "code": code, "message": msg,
                            "netsuite_id": str(5000 + i) if to == "synced" else None})
     # quarantined before it was built: no amount in the ledger, Lago's document still has it
@@ -76,7 +78,8 @@ def seed_store(engine: sa.Engine) -> dict[str, Any]:
                  "last_error_code": "DUPLICATE", "last_error_message": "a customer with that e-mail exists",
                  "netsuite_id": None, "depends_on": None, "created_at": T0 - timedelta(days=1)})
     with engine.begin() as conn:
-        conn.execute(schema.customer.insert(), [_customer(0, "acme-fr"), _customer(1, "acme-fr"), _customer(2, "acme-jp")])
+        conn.execute(schema.customer.insert(),
+                     [_customer(0, "acme-fr"), _customer(1, "acme-fr"), _customer(2, "acme-jp")])
         conn.execute(schema.document.insert(), docs)
         conn.execute(schema.ledger.insert(), rows)
         conn.execute(schema.event.insert(), events)
@@ -113,8 +116,20 @@ def token(auth: Any, role: str | None, name: str = "alice") -> dict[str, str]:
     return {"Authorization": f"Bearer {auth.generate_jwt(SimpleAuthManagerUser(username=name, role=role))}"}
 
 
+@dataclass
+class UI:
+    """The app under test, what the store holds, and three users' headers."""
+
+    client: Any
+    plan: dict[str, Any]
+    engine: sa.Engine
+    admin: dict[str, str]  # may trigger
+    viewer: dict[str, str]  # may read only
+    nobody: dict[str, str]  # a user with no role: may do nothing
+
+
 @pytest.fixture
-def ui(store_engine: sa.Engine, airflow_auth: Any) -> Any:
+def ui(store_engine: sa.Engine, airflow_auth: Any) -> UI:
     from fastapi.testclient import TestClient
 
     from lago_netsuite.ui.app import create_app
@@ -124,13 +139,8 @@ def ui(store_engine: sa.Engine, airflow_auth: Any) -> Any:
                      link_factory=lambda: links.LinkContext(ACCOUNT, {"api": "http://lago.test/api/v1", "app": None}))
     client = TestClient(app, root_path="/lago-netsuite")
 
-    class UI:
-        pass
-
-    u = UI()
-    u.client, u.plan, u.engine = client, plan, store_engine  # type: ignore[attr-defined]
-    u.admin, u.viewer, u.nobody = token(airflow_auth, "ADMIN"), token(airflow_auth, "VIEWER", "vera"), token(airflow_auth, None, "nemo")  # type: ignore[attr-defined]
-    return u
+    return UI(client, plan, store_engine, admin=token(airflow_auth, "ADMIN"),
+              viewer=token(airflow_auth, "VIEWER", "vera"), nobody=token(airflow_auth, None, "nemo"))
 
 
 def dag_runs(dag_id: str) -> list[Any]:
@@ -143,7 +153,7 @@ def dag_runs(dag_id: str) -> list[Any]:
 
 
 # -- documents ---------------------------------------------------------------------------------
-def test_documents_page_counts_filters_and_links(ui: Any) -> None:
+def test_documents_page_counts_filters_and_links(ui: UI) -> None:
     r = ui.client.get("/api/documents", headers=ui.admin)
     assert r.status_code == 200
     body = r.json()
@@ -156,7 +166,7 @@ def test_documents_page_counts_filters_and_links(ui: Any) -> None:
     assert first["netsuite_url"] == ("https://1234567-sb1.app.netsuite.com/app/accounting/transactions/"
                                      "transaction.nl?id=5029")
     assert first["run_url"] == f"/dags/lago_netsuite_sync/runs/{SYNC_RUN.replace(':', '%3A').replace('+', '%2B')}"
-    assert first["customer"] == "CUST-2" and first["billing_entity"] == "acme-jp" and first["issuing_date"] == "2026-11-30"
+    assert (first["customer"], first["billing_entity"], first["issuing_date"]) == ("CUST-2", "acme-jp", "2026-11-30")
 
     q = ui.client.get("/api/documents", params={"state": "quarantined"}, headers=ui.admin).json()
     numbers = [r["number"] for r in q["rows"]]
@@ -192,7 +202,7 @@ def test_documents_page_counts_filters_and_links(ui: Any) -> None:
     assert ui.client.get("/api/documents", params={"date_from": "01/02/2026"}, headers=ui.admin).status_code == 400
 
 
-def test_documents_pagination_is_keyset_and_complete(ui: Any) -> None:
+def test_documents_pagination_is_keyset_and_complete(ui: UI) -> None:
     seen: list[str] = []
     cursor = None
     pages = 0
@@ -211,7 +221,7 @@ def test_documents_pagination_is_keyset_and_complete(ui: Any) -> None:
     assert ui.client.get("/api/documents", params={"cursor": "garbage!"}, headers=ui.admin).status_code == 400
 
 
-def test_documents_html_is_escaped(ui: Any) -> None:
+def test_documents_html_is_escaped(ui: UI) -> None:
     r = ui.client.get("/documents", params={"state": "quarantined", "q": "<script>x</script>"}, headers=ui.admin)
     assert r.status_code == 200
     assert "<script>x</script>" not in r.text and "&lt;script&gt;x&lt;/script&gt;" in r.text
@@ -221,7 +231,7 @@ def test_documents_html_is_escaped(ui: Any) -> None:
 
 
 # -- one document ------------------------------------------------------------------------------
-def test_document_detail(ui: Any) -> None:
+def test_document_detail(ui: UI) -> None:
     doc = ui.client.get("/api/documents/lago-invoice-inv-003", headers=ui.admin).json()
     assert doc["state"] == "waiting"
     assert [(e["from_state"], e["to_state"]) for e in doc["events"]] == [(None, "pending"), ("pending", "waiting")]
@@ -240,7 +250,7 @@ def test_document_detail(ui: Any) -> None:
 
 
 # -- reconciliation and a run ------------------------------------------------------------------
-def test_reconciliation_per_month_currency_kind(ui: Any) -> None:
+def test_reconciliation_per_month_currency_kind(ui: UI) -> None:
     rows = ui.client.get("/api/reconciliation", headers=ui.admin).json()["rows"]
     expected: dict[tuple[str, str], list[int]] = {}
     for _n, (state, currency, total, issued) in ui.plan.items():
@@ -263,7 +273,7 @@ def test_reconciliation_per_month_currency_kind(ui: Any) -> None:
     assert ui.client.get("/reconciliation", headers=ui.admin).status_code == 200
 
 
-def test_run_documents(ui: Any) -> None:
+def test_run_documents(ui: UI) -> None:
     run = ui.client.get(f"/api/runs/{SYNC_RUN}", headers=ui.admin).json()
     assert run["dag_id"] == "lago_netsuite_sync"
     assert run["counts"] == {"synced": 12, "failed": 6, "quarantined": 6, "waiting": 6}
@@ -274,7 +284,7 @@ def test_run_documents(ui: Any) -> None:
 
 
 # -- actions -----------------------------------------------------------------------------------
-def test_retry_one_document_creates_a_run(ui: Any) -> None:
+def test_retry_one_document_creates_a_run(ui: UI) -> None:
     before = dag_runs("lago_netsuite_retry_document")
     r = ui.client.post("/api/documents/lago-invoice-inv-002/retry", json={}, headers=ui.admin)
     assert r.status_code == 201, r.text
@@ -286,10 +296,10 @@ def test_retry_one_document_creates_a_run(ui: Any) -> None:
     assert body["run_url"].startswith("/dags/lago_netsuite_retry_document/runs/")
 
 
-def test_retry_failed_of_the_filter_triggers_the_backfill(ui: Any) -> None:
+def test_retry_failed_of_the_filter_triggers_the_backfill(ui: UI) -> None:
     before = dag_runs("lago_netsuite_backfill")
-    r = ui.client.post("/api/retry-failed", json={"kind": "invoice", "date_from": "2026-10-01", "date_to": "2026-10-31"},
-                       headers=ui.admin)
+    october = {"kind": "invoice", "date_from": "2026-10-01", "date_to": "2026-10-31"}
+    r = ui.client.post("/api/retry-failed", json=october, headers=ui.admin)
     assert r.status_code == 201, r.text
     after = dag_runs("lago_netsuite_backfill")
     assert len(after) == len(before) + 1
@@ -311,7 +321,7 @@ READS = ["/", "/documents", "/api/documents", "/api/documents/lago-invoice-inv-0
          "/reconciliation", "/api/reconciliation", f"/api/runs/{SYNC_RUN}", f"/runs/{SYNC_RUN}"]
 
 
-def test_no_user_and_no_role_are_refused_everything(ui: Any) -> None:
+def test_no_user_and_no_role_are_refused_everything(ui: UI) -> None:
     before = (dag_runs("lago_netsuite_retry_document"), dag_runs("lago_netsuite_backfill"))
     for path in READS:
         assert ui.client.get(path, follow_redirects=False).status_code == 401, path
@@ -324,14 +334,14 @@ def test_no_user_and_no_role_are_refused_everything(ui: Any) -> None:
     assert (dag_runs("lago_netsuite_retry_document"), dag_runs("lago_netsuite_backfill")) == before
 
 
-def test_viewer_reads_but_sees_the_refusal(ui: Any) -> None:
+def test_viewer_reads_but_sees_the_refusal(ui: UI) -> None:
     assert ui.client.get("/api/documents", headers=ui.viewer).status_code == 200
     page = ui.client.get("/documents/lago-invoice-inv-001", headers=ui.viewer).text
     assert 'id="no-trigger"' in page and "retrying is refused" in page
     assert 'id="no-trigger"' not in ui.client.get("/documents/lago-invoice-inv-001", headers=ui.admin).text
 
 
-def test_no_secret_in_any_response(ui: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_secret_in_any_response(ui: UI, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "s3cr3t-token-secret-value"
     monkeypatch.setenv("AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps(
         {"conn_type": "netsuite", "extra": {"account_id": ACCOUNT, "consumer_secret": secret, "token_secret": secret}}))

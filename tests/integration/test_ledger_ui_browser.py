@@ -155,6 +155,14 @@ def test_accountant_finds_a_quarantined_document_and_retries_it(
         b.find("#reconciliation")
         b.frame(None)
         b.screenshot(IMAGES / "ledger-ui-reconciliation.png")
+        # 6. the red sync run's own "Documents" tab (the plugin view attached to a DAG run)
+        sync_run = next(iter(quarantined.values())).last_run_id
+        b.get(f"{url}/dags/lago_netsuite_sync/runs/{sync_run}/plugin/sync-ledger-run")
+        b.frame(b.find("iframe[title='Documents']", timeout=60))
+        run_table = b.wait_text("#run-documents", "quarantined")
+        assert sum(1 for r in quarantined.values() if r.number and r.number in run_table) == len(quarantined)
+        b.frame(None)
+        b.screenshot(IMAGES / "ledger-ui-run.png")
 
     runs = api.get(f"{url}/api/v2/dags/lago_netsuite_retry_document/dagRuns", timeout=30).json()
     assert runs["total_entries"] == before + 1

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection, Engine
 
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from lago_netsuite.ui import links, queries
 
 URL_PREFIX = "/lago-netsuite"
@@ -88,7 +88,7 @@ def trigger(dag_id: str, conf: dict[str, Any], user: Any) -> str:
         run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.UI, conf=conf,
                           triggering_user_name=user.get_name())
     except DagNotFound:
-        raise HTTPException(404, f"DAG {dag_id} is not known to Airflow yet (has the dag-processor parsed it?)") from None
+        raise HTTPException(404, f"DAG {dag_id} is not known to Airflow yet (has the dag-processor run?)") from None
     except ValueError as exc:
         raise HTTPException(409, f"DAG {dag_id} refused the run: {exc}") from None
     if run is None:
