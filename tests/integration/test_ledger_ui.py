@@ -246,6 +246,7 @@ def test_document_detail(ui: UI) -> None:
     assert failed["events"][-1]["message"] == "NetSuite did not answer in time"
     html = ui.client.get("/documents/lago-invoice-inv-002", headers=ui.admin).text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert ui.client.get("/api/documents/lago-invoice-inv-002", headers=ui.admin).json()["amount"] == "10.02 EUR"
     assert ui.client.get("/api/documents/nope", headers=ui.admin).status_code == 404
 
 
@@ -278,6 +279,7 @@ def test_run_documents(ui: UI) -> None:
     assert run["dag_id"] == "lago_netsuite_sync"
     assert run["counts"] == {"synced": 12, "failed": 6, "quarantined": 6, "waiting": 6}
     q = [r for r in run["rows"] if r["run_state"] == "quarantined"]
+    assert next(r for r in q if r["external_id"] == "lago-invoice-inv-002")["amount"] == "10.02 EUR"
     assert all(r["error"].startswith("tax code") for r in q)
     assert ui.client.get("/api/runs/none-such", headers=ui.admin).json()["rows"] == []
     assert "Documents of run" in ui.client.get(f"/runs/{SYNC_RUN}?dag_id=lago_netsuite_sync", headers=ui.admin).text

@@ -302,6 +302,8 @@ def document(conn: Connection, external_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     out = _row_dict(row)
+    if row.total_minor is None and (amount := lago_amount(row.kind, row.lago_payload)):
+        out.update(total_minor=amount[0], currency=amount[1], amount=amount_text(*amount))
     out["depends_on"] = _json_list(row.depends_on)
     out["sent_body"] = _pretty(row.sent_body)
     out["lago_payload"] = _pretty(row.lago_payload)
@@ -363,10 +365,13 @@ def run_documents(conn: Connection, run_id: str) -> list[dict[str, Any]]:
         .where(E.c.run_id == run_id).order_by(E.c.to_state, E.c.external_id)
     )
     seen: dict[str, dict[str, Any]] = {}
-    for r in conn.execute(query):
+    rows = conn.execute(query).all()
+    from_lago = _lago_amounts(conn, {r.external_id: r.kind for r in rows if r.total_minor is None and r.kind})
+    for r in rows:
+        minor, currency = from_lago.get(r.external_id, (r.total_minor, r.currency))
         seen[r.external_id] = {
             "external_id": r.external_id, "kind": r.kind, "number": r.number, "run_state": r.run_state,
-            "state": r.state, "amount": amount_text(r.total_minor, r.currency), "netsuite_id": r.netsuite_id,
+            "state": r.state, "amount": amount_text(minor, currency), "netsuite_id": r.netsuite_id,
             "error": plain_error(r.code, r.message) if r.run_state not in ("synced", "voided") else "",
         }
     return list(seen.values())
