@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from lago_netsuite.ui.app import URL_PREFIX, create_app
+from lago_netsuite.ui import URL_PREFIX, LazyApp
 
 
 class LagoNetSuiteUIPlugin(AirflowPlugin):
     """The sync ledger pages."""
 
     name = "lago_netsuite_ui"
-    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Lago → NetSuite sync ledger"}]
+    fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "Lago → NetSuite sync ledger"}]
     external_views = [
         {"name": "Sync ledger", "href": f"{URL_PREFIX}/documents", "url_route": "sync-ledger",
          "destination": "nav", "nav_top_level": True},
