@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         services.stop()
         raise
     print("Airflow is up: http://localhost:8080 (api-server, scheduler with the LocalExecutor, dag-processor)")
+    print("Sync ledger: http://localhost:8080/plugin/sync-ledger (Airflow's navigation: 'Sync ledger')")
     print(f"Logs: {args.run_dir}/airflow-*.log")
     if args.action == "start":
         return
