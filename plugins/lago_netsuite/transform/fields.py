@@ -10,7 +10,7 @@ field, the path and the value; the other documents go on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,51 +61,51 @@ def _scalar(value: Any) -> Any:
     return None
 
 
-def resolve(spec: FieldSpec, sources: list[Any], where: pd.Series) -> tuple[pd.Series, pd.Series]:
+Where = Callable[[np.ndarray], list[str]]
+
+
+def resolve(spec: FieldSpec, sources: list[Any], where: Where) -> tuple[list[Any], list[tuple[int, str]]]:
     """Values of ``spec`` for each source (``_ABSENT``: leave the field out) and the problems.
 
-    ``where`` names the place of each row in messages ("invoice INV-1 header"). Returns
-    ``(values, problems)``; ``problems`` is None where the row is fine, else the reason text.
+    ``where(positions)`` names those rows in messages ("invoice INV-1", "invoice INV-1 line 2");
+    it is called for bad rows only. Returns ``(values, [(position, reason), ...])``.
     """
     n = len(sources)
-    index = where.index
     if spec.constant is not None:
-        return pd.Series([spec.constant] * n, index=index, dtype=object), pd.Series([None] * n, index=index,
-                                                                                     dtype=object)
+        return [spec.constant] * n, []
     assert spec.source is not None
     parts = spec.source.removeprefix(DOCUMENT_PREFIX).split(".")
-    raw = pd.Series([_scalar(read_path(s, parts)) if s is not _ABSENT else _ABSENT for s in sources],
-                    index=index, dtype=object)
-    absent = raw.map(lambda v: v is _ABSENT).astype(bool)
-    not_single = raw.isna() & ~absent
+    raw = pd.Series([_scalar(read_path(s, parts)) if s is not _ABSENT else _ABSENT for s in sources], dtype=object)
+    absent = np.fromiter((v is _ABSENT for v in raw.tolist()), dtype=bool, count=n)
+    not_single = raw.isna().to_numpy() & ~absent
     value = raw.where(~absent & ~not_single, None)
-    problems = pd.Series([None] * n, index=index, dtype=object)
-    head = where + ": field " + spec.field_id + " from " + spec.source
-    if not_single.any():
-        problems = problems.where(~not_single, head + " holds an object, not a single value")
+    head = f": field {spec.field_id} from {spec.source}"
+    problems: list[tuple[int, str]] = []
+
+    def report(mask: np.ndarray, text: Callable[[Any], str]) -> None:
+        pos = np.flatnonzero(mask)
+        if len(pos):
+            shown = value.to_numpy()[pos].tolist()
+            problems.extend((int(p), f"{name}{head}{text(v)}")
+                            for p, name, v in zip(pos.tolist(), where(pos), shown, strict=True))
+
+    report(not_single, lambda _: " holds an object, not a single value")
     lookup = spec.lookup_map
     if lookup is not None:
         mapped = value.map(lookup)
-        miss = mapped.isna() & value.notna()
-        if spec.default is None and miss.any():
-            shown = value.map(lambda v: repr(v)[:60])
-            problems = problems.where(~miss, head + ": value " + shown + " is not in its lookup and there is no "
-                                      "default")
+        miss = (mapped.isna() & value.notna()).to_numpy()
+        if spec.default is None:
+            report(miss, lambda v: f": value {v!r:.60} is not in its lookup and there is no default")
         value = mapped.where(~miss, spec.default)
     if spec.default is not None:
         value = value.where(~absent, spec.default)
     elif not spec.optional:
-        problems = problems.where(~absent, head + " has no value in the Lago document (add a default, or "
-                                  "optional: true)")
+        report(absent, lambda _: " has no value in the Lago document (add a default, or optional: true)")
     if spec.type == "date" and value.notna().any():
         dated = ns_date(value)
-        bad = dated.isna() & value.notna()
-        if bad.any():
-            problems = problems.where(~bad, head + ": value " + value.map(lambda v: repr(v)[:60])
-                                      + " is not an ISO date")
+        report((dated.isna() & value.notna()).to_numpy(), lambda v: f": value {v!r:.60} is not an ISO date")
         value = dated
-    out = value.astype(object).where(value.notna(), _ABSENT)
-    return out, problems
+    return value.astype(object).where(value.notna(), _ABSENT).tolist(), problems
 
 
 def _fee_sources(doc: Any) -> dict[str, Any]:
@@ -143,10 +143,12 @@ def apply_fields(records: pd.DataFrame, docs: Sequence[Any], mappings: Mappings,
     if entities is not None and len(entities):
         known = entities[~entities.index.duplicated(keep="last")].to_dict()
         entity = entity.where(entity.notna(), lago_ids.map(known))
-    names = creates["kind"].map(lambda k: KIND_LABELS.get(k, k)) + " " + creates["number"].where(
-        creates["number"].map(lambda v: type(v) is str), creates["lago_id"].astype(str)).astype(str)
+    names = dict(zip(creates.index.tolist(), [
+        f"{KIND_LABELS.get(k, k)} {num if type(num) is str else lago_id}"
+        for k, num, lago_id in zip(creates["kind"].tolist(), creates["number"].tolist(), lago_ids.tolist(),
+                                   strict=True)], strict=True))
     frame = pd.DataFrame({"record_type": creates["record_type"], "entity": entity.fillna("")}, index=creates.index)
-    problems: list[pd.DataFrame] = []
+    problems: list[tuple[Any, str]] = []
     for (record_type, code), group in frame.groupby(["record_type", "entity"], sort=False):
         specs = mappings.record_fields(str(record_type), str(code) or None)
         if not specs.header and not specs.lines:
@@ -154,9 +156,9 @@ def apply_fields(records: pd.DataFrame, docs: Sequence[Any], mappings: Mappings,
         rows = creates.loc[group.index]
         problems += _header(rows, specs.header, by_id, names)
         problems += _lines(rows, specs.lines, by_id, names)
-    reasons = pd.concat(problems, ignore_index=True) if problems else pd.DataFrame(columns=["row", "reason"])
-    if reasons.empty:
+    if not problems:
         return records, no_reasons()
+    reasons = pd.DataFrame(problems, columns=["row", "reason"], dtype=object)
     bad = records.loc[reasons["row"].unique()]
     out = records.loc[reasons["row"]][["external_id", "kind", "lago_id", "number"]].reset_index(drop=True)
     out["reason"] = reasons["reason"].to_numpy()
@@ -165,29 +167,27 @@ def apply_fields(records: pd.DataFrame, docs: Sequence[Any], mappings: Mappings,
 
 
 def _header(rows: pd.DataFrame, specs: dict[str, FieldSpec], by_id: dict[str, Any],
-            names: pd.Series) -> list[pd.DataFrame]:
+            names: dict[Any, str]) -> list[tuple[Any, str]]:
     if not specs:
         return []
     sources = [by_id.get(i, _ABSENT) for i in rows["lago_id"].tolist()]
-    where = names.loc[rows.index]
-    problems = []
+    index = rows.index.tolist()
+    problems: list[tuple[Any, str]] = []
     columns = [body.setdefault("columns", {}) for body in rows["body"].tolist()]
     for fid, spec in specs.items():
-        values, issues = resolve(spec, sources, where)
-        for cols, v in zip(columns, values.tolist(), strict=True):
+        values, issues = resolve(spec, sources, lambda pos: [names[index[p]] for p in pos.tolist()])
+        for cols, v in zip(columns, values, strict=True):
             if v is not _ABSENT:
                 cols[fid] = v
-        bad = issues.notna()
-        if bad.any():
-            problems.append(pd.DataFrame({"row": rows.index[bad.to_numpy()], "reason": issues[bad].to_numpy()}))
+        problems += [(index[p], text) for p, text in issues]
     return problems
 
 
 def _lines(rows: pd.DataFrame, specs: dict[str, FieldSpec], by_id: dict[str, Any],
-           names: pd.Series) -> list[pd.DataFrame]:
+           names: dict[Any, str]) -> list[tuple[Any, str]]:
     if not specs:
         return []
-    owner, line_dicts, fee_srcs, doc_srcs, wheres = [], [], [], [], []
+    owner, line_dicts, fee_srcs, doc_srcs, places = [], [], [], [], []
     for row, lago_id, body in zip(rows.index.tolist(), rows["lago_id"].tolist(), rows["body"].tolist(), strict=True):
         doc = by_id.get(lago_id, _ABSENT)
         fees = _fee_sources(doc)
@@ -200,26 +200,29 @@ def _lines(rows: pd.DataFrame, specs: dict[str, FieldSpec], by_id: dict[str, Any
                 line_dicts.append(line)
                 fee_srcs.append(fees.get(line_id, _ABSENT) if isinstance(line_id, str) else _ABSENT)
                 doc_srcs.append(doc)
-                wheres.append(f"{names[row]} line {n + 1}" + (f" (Lago line {line_id})" if line_id else ""))
+                places.append((n, line_id))
     if not line_dicts:
         return []
-    index = pd.RangeIndex(len(line_dicts))
-    where = pd.Series(wheres, index=index, dtype=object)
-    owners = np.asarray(owner, dtype=object)
-    problems = []
+
+    def where(pos: np.ndarray) -> list[str]:
+        out = []
+        for p in pos.tolist():
+            n, line_id = places[p]
+            out.append(f"{names[owner[p]]} line {n + 1}" + (f" (Lago line {line_id})" if line_id else ""))
+        return out
+
+    no_fee = np.fromiter((s is _ABSENT for s in fee_srcs), dtype=bool, count=len(fee_srcs))
+    problems: list[tuple[Any, str]] = []
     for fid, spec in specs.items():
         on_doc = spec.source is not None and spec.source.startswith(DOCUMENT_PREFIX)
         values, issues = resolve(spec, doc_srcs if on_doc else fee_srcs, where)
-        if not on_doc and spec.source is not None:
+        if not on_doc and spec.source is not None and no_fee.any():
             # a line not made of a fee (discount, grouped usage) has no fee value: default or left out
-            no_fee = pd.Series([s is _ABSENT for s in fee_srcs], index=index)
-            issues = issues.where(~no_fee, None)
-            if spec.default is not None:
-                values = values.where(~no_fee, spec.default)
-        for line, v in zip(line_dicts, values.tolist(), strict=True):
+            issues = [(p, text) for p, text in issues if not no_fee[p]]
+            fill = spec.default if spec.default is not None else _ABSENT
+            values = [fill if skip else v for v, skip in zip(values, no_fee.tolist(), strict=True)]
+        for line, v in zip(line_dicts, values, strict=True):
             if v is not _ABSENT:
                 line[fid] = v
-        bad = issues.notna().to_numpy()
-        if bad.any():
-            problems.append(pd.DataFrame({"row": owners[bad], "reason": issues[bad].to_numpy()}))
+        problems += [(owner[p], text) for p, text in issues]
     return problems
