@@ -135,6 +135,17 @@ def test_a_line_lookup_miss_names_the_line() -> None:
                             "value 'beta_feature' is not in its lookup and there is no default"]
 
 
+def test_charge_filter_values_and_document_paths_on_lines() -> None:
+    inv = invoice(1)
+    inv["fees"][1]["item"]["filters"] = {"region": ["eu"]}
+    res = run([inv], mappings=mapping_with({"invoice": {"lines": {
+        "custcol_region": {"from": "item.filters.region", "lookup": {"eu": "1", "us": "2"}, "optional": True},
+        "custcol_invoice": {"from": "document.number"}}}}))
+    lines = items(res.body("lago-invoice-inv-000001"))
+    assert [(ln.get("custcol_region"), ln["custcol_invoice"]) for ln in lines] == [
+        (None, "INV-000001"), ("1", "INV-000001")]
+
+
 def test_the_step_is_generic_over_record_types_and_bodies() -> None:
     """A record type no builder here knows (a refund) gets its header fields from its document."""
     m = mapping_with({"customerrefund": {"header": {"department": {"from": "billing_entity_code",
