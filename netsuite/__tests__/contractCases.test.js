@@ -78,6 +78,7 @@ describe.each(cases.map((c) => [c.name, c]))('contract case: %s', (name, contrac
             items: setup.items,
             currencies: setup.currencies,
             subsidiaries: setup.subsidiaries,
+            requiredFields: setup.requiredFields,
         });
         const captures = {};
         contractCase.steps.forEach((step, index) => {

@@ -4,7 +4,10 @@ For every billing entity Lago has, each billable metric, add-on, tax and currenc
 way the transform resolves it (items: entity mapping → entity fallback → organization mapping →
 organization fallback; taxes: (tax, entity) → tax → entity default → organization default) and
 reported as ``mapped``, ``fallback`` (documents go out on the fallback item, with a warning) or
-``unmapped`` (documents that need it are quarantined). The catalog DAG logs the gaps every day.
+``unmapped`` (documents that need it are quarantined). Lookup tables of the ``fields`` section are
+checked too: a Lago value seen in the catalog or on a customer (a fee's ``item.code``, a billing
+entity, a customer's field) with no lookup entry and no default is ``unmapped``. The catalog DAG
+logs the gaps every day.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lago_netsuite.transform.field_specs import DOCUMENT_PREFIX
+from lago_netsuite.transform.fields import read_path
 from lago_netsuite.transform.mappings import Mappings, ScopeMapping, TaxRef
 
 DEFAULT_KINDS = {"plan": ("subscription_fee", "minimum_commitment"), "coupon": ("coupon",)}
@@ -104,6 +109,43 @@ def mapping_coverage(
             if not ((scope and iso in scope.currencies) or iso in org.currencies):
                 gaps.append(Gap("currency", iso, be, "unmapped",
                                 "no NetSuite currency id: documents in this currency are quarantined"))
+        gaps += _lookup_gaps(mappings, be, catalog, [c for c in customers if c.get("billing_entity_code") == be])
+    return gaps
+
+
+def _seen_values(record_type: str, line: bool, path: str, be: str, catalog: Mapping[str, Iterable[Mapping[str, Any]]],
+                 customers: list[Mapping[str, Any]]) -> set[str]:
+    """The Lago values a lookup may meet that the catalog and customers show (others are unknown here)."""
+    path = path.removeprefix(DOCUMENT_PREFIX) if line else path
+    if line and path == "item.code":
+        return {str(o["code"]) for kind in ("plan", "billable_metric", "add_on") for o in catalog.get(kind, [])
+                if o.get("code")}
+    if path == "billing_entity_code":
+        return {be}
+    if record_type == "customer" or path.startswith("customer."):
+        parts = path.removeprefix("customer.").split(".") if record_type != "customer" else path.split(".")
+        values = (read_path(dict(c), parts) for c in customers)
+        return {str(v) for v in values if isinstance(v, str | int) and str(v).strip()}
+    return set()
+
+
+def _lookup_gaps(mappings: Mappings, be: str, catalog: Mapping[str, Iterable[Mapping[str, Any]]],
+                 customers: list[Mapping[str, Any]]) -> list[Gap]:
+    """Lookup values seen in Lago that a ``fields`` lookup of this billing entity cannot map."""
+    gaps = []
+    record_types = {rt for s in [mappings.organization, *mappings.billing_entities.values()] for rt in s.fields}
+    for record_type in sorted(record_types):
+        specs = mappings.record_fields(record_type, be)
+        for line, part in ((False, specs.header), (True, specs.lines)):
+            for spec in part.values():
+                table = spec.lookup_map
+                if table is None or spec.default is not None or spec.source is None:
+                    continue
+                for value in sorted(_seen_values(record_type, line, spec.source, be, catalog, customers) - set(table)):
+                    where = f"{record_type} {'lines' if line else 'header'}"
+                    gaps.append(Gap("field_lookup", value, be, "unmapped",
+                                    f"field {spec.field_id} ({where}) from {spec.source}: no lookup entry and no "
+                                    "default: documents with it are held back"))
     return gaps
 
 

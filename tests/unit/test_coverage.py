@@ -72,3 +72,20 @@ def test_an_entity_override_covers_only_its_entity(tmp_path, dataset) -> None:
     gaps = gaps_with(tmp_path, dataset, edit)
     entities = {be for t, c, be in gaps if (t, c) == ("billable_metric", "api_calls")}
     assert entities == {"acme_us", "acme_jp", "acme_kw"}
+
+
+def test_lookup_values_seen_in_lago_with_no_entry_and_no_default_are_listed(tmp_path, dataset) -> None:
+    def edit(data):
+        data["fields"]["invoice"]["lines"]["class"] = {"from": "item.code", "lookup": {"growth": "12"}}
+        data["fields"]["customer"] = {"header": {"custentity_type": {"from": "customer_type",
+                                                                     "lookup": {"company": "1"}}}}
+
+    gaps = gaps_with(tmp_path, dataset, edit)
+    lookups = {(c, be) for t, c, be in gaps if t == "field_lookup"}
+    entities = {e["code"] for e in dataset.billing_entities}
+    expected_codes = {o["code"] for k in ("plan", "billable_metric", "add_on") for o in catalog_of(dataset)[k]} - {
+        "growth"}
+    assert {c for c, _ in lookups} == expected_codes | {"individual"}
+    assert {be for _, be in lookups} == entities
+    gap = gaps[("field_lookup", "starter", "acme_us")]
+    assert gap.status == "unmapped" and gap.detail.startswith("field class (invoice lines) from item.code: no lookup")

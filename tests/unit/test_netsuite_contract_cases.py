@@ -23,7 +23,7 @@ CASES_FILE = Path(os.environ.get(
     Path(__file__).resolve().parents[1] / "fixtures" / "netsuite" / "contract_cases.json",
 ))
 CONTRACT = 1
-SETUP_KEYS = {"usageLimit", "records", "items", "currencies", "subsidiaries"}
+SETUP_KEYS = {"usageLimit", "records", "items", "currencies", "subsidiaries", "requiredFields"}
 
 
 def _load_cases() -> dict[str, Any] | None:
@@ -94,6 +94,7 @@ def apply_setup(sandbox: NetSuiteSandbox, setup: dict[str, Any]) -> None:
                       ("subsidiaries", "valid_subsidiaries")):
         if setup.get(key) is not None:
             update[name] = [str(value) for value in setup[key]]
+    update["required_fields"] = setup.get("requiredFields") or {}
     if update:
         sandbox.configure(**update)
     seeds = [

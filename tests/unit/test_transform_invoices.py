@@ -57,7 +57,7 @@ def test_invoice_body_follows_the_contract() -> None:
     assert storage == {"item": "202", "account": "4020", "quantity": 3, "rate": 4.1212121212334, "amount": 12.36,
                        "description": "Storage Gb", "taxdetailsreference": "fee-000001-01",
                        "custcol_lago_line_id": "fee-000001-01", "custcol_service_period_date_from": "2/1/2024",
-                       "custcol_service_period_date_to": "2/29/2024"}
+                       "custcol_service_period_date_to": "2/29/2024", "class": "10"}  # class: demo mapping
     sub = fee_line(body, "fee-000001-00")
     assert sub["item"] == "401" and sub["custcol_service_period_date_from"] == "3/1/2024"  # own period, not charges'
     assert body_total(body) == major(inv["total_amount_cents"], "EUR")

@@ -46,6 +46,9 @@ class FakeAccount {
             currency: setup.currencies ? new Set(setup.currencies.map(String)) : null,
             subsidiary: setup.subsidiaries ? new Set(setup.subsidiaries.map(String)) : null,
         };
+        this.fieldTypes = setup.fieldTypes || {};
+        // The account's mandatory fields per record type: body field ids, `item.<id>` for lines.
+        this.requiredFields = setup.requiredFields || {};
         this.stored = [];
         this.nextId = 10001;
         this.logs = [];
@@ -164,6 +167,22 @@ class FakeAccount {
         });
     }
 
+    /** NetSuite's answer to a save without the account's mandatory fields (unless told to ignore them). */
+    checkRequired(draft, options) {
+        if (options.ignoreMandatoryFields === true) {
+            return;
+        }
+        const labels = { department: 'Department', class: 'Class', location: 'Location' };
+        const empty = (value) => value === undefined || value === null || value === '';
+        const missing = (this.requiredFields[draft.type] || []).filter((name) => {
+            const [sublistId, fieldId] = name.includes('.') ? name.split('.') : [null, name];
+            return sublistId ? (draft.sublists[sublistId] || []).some((row) => empty(row[fieldId])) : empty(draft.fields[name]);
+        }).map((name) => labels[name.split('.').pop()] || name.split('.').pop());
+        if (missing.length > 0) {
+            throw suiteScriptError('USER_ERROR', `Please enter value(s) for: ${missing.join(', ')}`);
+        }
+    }
+
     checkTotal(draft) {
         if (!TOTALLED_TYPES.has(draft.type)) {
             return;
@@ -184,6 +203,7 @@ class FakeAccount {
             throw this.saveFaults.shift();
         }
         this.checkReferences(draft);
+        this.checkRequired(draft, options);
         this.checkTotal(draft);
         const externalId = draft.fields.externalid;
         if (externalId !== undefined && this.find(draft.type, externalId)) {
@@ -394,7 +414,9 @@ function logTo(account, level) {
  * setup: usageLimit (units per call, default 5000); records [{type, id, externalId, voided?,
  * fields?}] that already exist; items / currencies / subsidiaries, the valid reference keys
  * (absent: any key is valid); parameters {custscript_...: value}; latencyMs {save, search, void}
- * of fake clock time each call takes.
+ * of fake clock time each call takes; fieldTypes {fieldId: 'date' | 'select' | ...} of the
+ * account's custom fields; requiredFields {recordType: [fieldId | 'item.<fieldId>']}, refused at
+ * save with USER_ERROR "Please enter value(s) for: Department" unless ignoreMandatoryFields.
  */
 function install(setup = {}) {
     const account = new FakeAccount(setup);

@@ -1,6 +1,7 @@
 // A record being built, as the fake record.create returns it: body fields, sublists and the
 // standard / dynamic mode rules of NetSuite's Record object (see fakeNetSuite.js).
 const APPLYING_TYPES = new Set(['creditmemo', 'customerpayment']);
+const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
 const DATE_FIELDS = new Set(['trandate', 'duedate', 'custcol_service_period_date_from', 'custcol_service_period_date_to']);
 
 /** What NetSuite throws: a SuiteScriptError is a plain object, not an Error. */
@@ -56,9 +57,27 @@ class FakeRecord {
         }
     }
 
+    /** The field's type: `setup.fieldTypes` names the account's custom ones ({fieldId: 'date'}). */
+    fieldType(fieldId) {
+        const types = this.account.fieldTypes || {};
+        return has(types, fieldId) ? types[fieldId] : DATE_FIELDS.has(fieldId) ? 'date' : 'text';
+    }
+
+    /** Field metadata, as Record.getField returns it (only `id` and `type` are modelled). */
+    getField(options) {
+        requireArguments('Record.getField', options, ['fieldId']);
+        return { id: options.fieldId, type: this.fieldType(options.fieldId) };
+    }
+
+    /** A sublist's metadata, as Record.getSublist returns it: `getField` types its columns. */
+    getSublist(options) {
+        requireArguments('Record.getSublist', options, ['sublistId']);
+        return { id: options.sublistId, getField: ({ fieldId }) => ({ id: fieldId, type: this.fieldType(fieldId) }) };
+    }
+
     checkValue(fieldId, value) {
         const isObject = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
-        if (isObject || (DATE_FIELDS.has(fieldId) && !(value instanceof Date))) {
+        if (isObject || (this.fieldType(fieldId) === 'date' && !(value instanceof Date))) {
             throw suiteScriptError('INVALID_FLD_VALUE',
                 `You have entered an Invalid Field Value ${value} for the following field: ${fieldId}`);
         }

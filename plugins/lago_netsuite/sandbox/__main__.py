@@ -57,7 +57,7 @@ def _port(url: str) -> int:
 def serve(args: argparse.Namespace) -> None:
     """Run both sandboxes in this process until SIGTERM/SIGINT; save NetSuite's records on the way out."""
     from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
-    from lago_netsuite.sandbox.pair import build_pair
+    from lago_netsuite.sandbox.pair import DEMO_REQUIRED_FIELDS, build_pair
     from lago_netsuite.sandbox.server import serve_in_thread
 
     run_dir: Path = args.run_dir
@@ -75,7 +75,7 @@ def serve(args: argparse.Namespace) -> None:
                                                        "token_secret", "script", "deploy")},
         mapping_path=args.mapping, lago_rate_limit=args.lago_rate_limit, seed_linked_customers=not restore,
         concurrency_limit=args.concurrency, latency_per_call_ms=args.latency_call_ms,
-        latency_per_record_ms=args.latency_record_ms,
+        latency_per_record_ms=args.latency_record_ms, required_fields=DEMO_REQUIRED_FIELDS,
     )
     lago_app, ns_app, config = pair.lago_app, pair.netsuite_app, pair.netsuite_config
     store = ns_app.state.sandbox.store

@@ -18,6 +18,10 @@ import yaml
 
 from lago_netsuite import money
 
+# The demo's NetSuite account makes the department mandatory on invoices and credit memos, as many
+# real accounts do; the demo mapping's ``fields`` section gives one per billing entity.
+DEMO_REQUIRED_FIELDS: dict[str, list[str]] = {"invoice": ["department"], "creditmemo": ["department"]}
+
 _COLLECTION = {"invoice": "invoices", "salesorder": "invoices", "creditnote": "credit_notes", "payment": "payments"}
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from lago_netsuite.money import KNOWN_CURRENCIES
+from lago_netsuite.transform.field_specs import SECTION_FALLBACK, RecordFields, parse_fields
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "include" / "mappings" / "mapping.schema.json"
 DEFAULT_MAPPING_PATH = SCHEMA_PATH.parent / "netsuite_mapping.yaml"
@@ -69,6 +70,7 @@ class ScopeMapping:
     taxes: dict[str, TaxRef] = field(default_factory=dict)
     tax_default: TaxRef | None = None
     currencies: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, RecordFields] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,24 @@ class Mappings:
         rows = [(scope, iso, ns) for scope, m in [("", self.organization), *self.billing_entities.items()]
                 for iso, ns in m.currencies.items()]
         return pd.DataFrame(rows, columns=["scope", "currency", "currency_id"], dtype=object)
+
+    def record_fields(self, record_type: str, billing_entity: str | None) -> RecordFields:
+        """The mapped fields of ``record_type`` for one billing entity (its overrides win, field by field)."""
+        merged_header: dict[str, Any] = {}
+        merged_lines: dict[str, Any] = {}
+        scopes = [self.organization] + ([self.billing_entities[billing_entity]]
+                                        if billing_entity in self.billing_entities else [])
+        for scope in scopes:
+            section = scope.fields.get(record_type) or scope.fields.get(SECTION_FALLBACK.get(record_type, ""))
+            if section:
+                merged_header.update(section.header)
+                merged_lines.update(section.lines)
+        return RecordFields(header=merged_header, lines=merged_lines)
+
+    @cached_property
+    def has_fields(self) -> bool:
+        """True when the file maps any extra NetSuite field."""
+        return any(s.fields for s in [self.organization, *self.billing_entities.values()])
 
     @cached_property
     def subsidiary_table(self) -> pd.DataFrame:
@@ -240,11 +260,35 @@ def _describe(err: jsonschema.ValidationError, path: str) -> tuple[str, str]:
         return path, f"{err.instance!r} is a number; NetSuite ids and codes are strings: quote it (\"{err.instance}\")"
     if err.validator in ("minLength", "pattern") and err.schema.get("minLength") == 1:
         return path, f"{err.instance!r} must be a non-empty id or code without spaces"
+    if err.validator == "pattern" and "\\." in str(err.schema.get("pattern")):
+        return path, f"{err.instance!r} is not a Lago path (dotted keys, e.g. metadata.po_number or item.code)"
     if err.validator == "propertyNames" or (err.validator == "pattern" and "A-Z" in str(err.schema.get("pattern"))):
         return path, f"key {err.instance!r} is not valid here: {err.message}"
+    if err.validator == "not" and isinstance(err.instance, str):
+        return join(err.instance), (f"field {err.instance!r} is set by lago-netsuite-sync itself (ids, amounts, "
+                                    "taxes, dates, customer, currency, subsidiary, links) and cannot be mapped")
+    if err.validator == "oneOf" and "from" in str(err.schema):
+        return _describe_field_value(err, path)
     if err.validator == "const":
         return path, f"must be {err.schema['const']!r}, got {err.instance!r}"
     return path, err.message
+
+
+def _describe_field_value(err: jsonschema.ValidationError, path: str) -> tuple[str, str]:
+    """A ``fields`` value that is neither a constant nor ``{from: ...}`` / ``{value: ...}``."""
+    value = err.instance
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return path, f"{value!r} is a number; NetSuite ids are strings: quote it (\"{value}\")"
+    if isinstance(value, dict):
+        branch = 2 if "from" in value else 1 if "value" in value else None
+        if branch is None:
+            return path, "needs 'from' (a Lago path) or 'value' (a constant)"
+        inner = [e for e in err.context or [] if e.relative_schema_path and e.relative_schema_path[0] == branch]
+        if inner:
+            best = jsonschema.exceptions.best_match(inner)
+            sub = ".".join(str(p) for p in best.relative_path)
+            return _describe(best, f"{path}.{sub}" if sub else path)
+    return path, f"{value!r} must be a NetSuite id (quoted text) or {{from: <lago path>, lookup: ..., default: ...}}"
 
 
 def _semantic_errors(data: dict[str, Any], lines: dict[str, int]) -> list[tuple[str, str]]:
@@ -291,7 +335,8 @@ def _items(block: dict[str, Any] | None) -> dict[str, ItemRef]:
     return {code: ItemRef(ref["item"], ref.get("account")) for code, ref in (block or {}).items()}
 
 
-def _scope(items: dict[str, Any] | None, tax: dict[str, Any] | None, currencies: dict[str, str] | None) -> ScopeMapping:
+def _scope(items: dict[str, Any] | None, tax: dict[str, Any] | None, currencies: dict[str, str] | None,
+           fields: dict[str, Any] | None = None, prefix: str = "") -> ScopeMapping:
     items = items or {}
     tax = tax or {}
     fallback = items.get("fallback")
@@ -304,6 +349,7 @@ def _scope(items: dict[str, Any] | None, tax: dict[str, Any] | None, currencies:
         taxes={code: TaxRef(**ref) for code, ref in (tax.get("taxes") or {}).items()},
         tax_default=TaxRef(**default) if default else None,
         currencies=dict(currencies or {}),
+        fields=parse_fields(fields, prefix),
     )
 
 
@@ -332,9 +378,10 @@ def _build(data: dict[str, Any], source: str) -> Mappings:
             usage_grouping=group_cfg,
         ),
         subsidiaries=dict(data["subsidiaries"]),
-        organization=_scope(data.get("items"), data.get("tax"), data.get("currencies")),
+        organization=_scope(data.get("items"), data.get("tax"), data.get("currencies"), data.get("fields")),
         billing_entities={
-            code: _scope(be.get("items"), be.get("tax"), be.get("currencies"))
+            code: _scope(be.get("items"), be.get("tax"), be.get("currencies"), be.get("fields"),
+                         f"billing_entities.{code}.")
             for code, be in (data.get("billing_entities") or {}).items()
         },
     )

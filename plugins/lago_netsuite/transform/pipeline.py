@@ -22,6 +22,7 @@ from lago_netsuite.transform import build
 from lago_netsuite.transform.credit_notes import transform_credit_notes
 from lago_netsuite.transform.customers import transform_customers
 from lago_netsuite.transform.documents import KindOutput
+from lago_netsuite.transform.fields import apply_fields
 from lago_netsuite.transform.frames import customer_links, flatten
 from lago_netsuite.transform.invoices import transform_invoices
 from lago_netsuite.transform.mappings import Mappings
@@ -138,8 +139,19 @@ def _kind_run(kind: str, mappings: Mappings, settings: TransformSettings, synced
         # The records are built here, inside the isolation: a value no contract number can carry
         # (an amount beyond NetSuite's 15 significant digits) holds back its document, not the batch.
         out.records = _records(kind, [out], settings)
+        _mapped_fields(kind, out, docs, mappings)
         return out
     return run
+
+
+def _mapped_fields(kind: str, out: KindOutput, docs: Sequence[Any], mappings: Mappings) -> None:
+    """Set the mapping file's extra fields on the built records; hold back documents that cannot have them."""
+    h = out.headers
+    entities = h.set_index("lago_id")["billing_entity_code"] \
+        if {"lago_id", "billing_entity_code"} <= set(h.columns) else None
+    out.records, held = apply_fields(out.records, docs, mappings, entities)
+    if len(held):
+        out.quarantined = pd.concat([out.quarantined, held.assign(kind=kind)], ignore_index=True)
 
 
 def _records(kind: str, outs: list[KindOutput], settings: TransformSettings) -> pd.DataFrame:

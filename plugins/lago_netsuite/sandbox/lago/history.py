@@ -31,6 +31,7 @@ from .invoices import (
     coupon_amount,
     credit_doc,
     invoice_doc,
+    invoice_metadata,
     invoice_taxes,
 )
 from .payments import settle
@@ -312,6 +313,7 @@ class CustomerHistory:
             **subscription_blocks(catalog, p, kind, day),
             **extras,
         )
+        invoice["metadata"] = invoice_metadata(p, invoice_id, created_at)
         if status == "failed":
             invoice["error_details"] = [
                 {"lago_id": new_uuid(rng), "error_code": "tax_error", "details": {"tax_error": "taxDateTooFarInFuture"}}

@@ -10,7 +10,9 @@ per-tax amounts) → credit-note credits and wallet (prepaid) credit, both after
 from __future__ import annotations
 
 import random
+import uuid
 from decimal import Decimal
+from typing import Any
 
 from .catalog import Catalog
 from .common import COUPON_SCALE, HUNDRED, ZERO, new_uuid, quantize, round_half_up
@@ -173,6 +175,20 @@ def consume_credit_notes(
         total += amount
     available[:] = [n for n in available if n["balance_amount_cents"] > 0]
     return rows, total
+
+
+COST_CENTERS = ("sales", "support", "platform", "partners")
+
+
+def invoice_metadata(profile: Any, invoice_id: str, created_at: str) -> list[dict]:
+    """Invoice metadata as Lago serializes it: a ``cost_center`` key on the invoices of four
+    customers in five (the demo maps it to a custom body field). Derived from the customer and the
+    invoice id, so the dataset's random draws — and every other value — stay as they were."""
+    if profile.index % 5 == 4:
+        return []
+    return [{"lago_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lago-invoice-metadata:{invoice_id}")),
+             "key": "cost_center", "value": COST_CENTERS[profile.index % len(COST_CENTERS)],
+             "created_at": created_at}]
 
 
 def invoice_doc(**fields: object) -> dict:

@@ -33,6 +33,7 @@ from lago_netsuite.sandbox.netsuite.validation import (
     RecordFailure,
     check_invariant,
     check_references,
+    check_required,
     compute_totals,
 )
 
@@ -134,6 +135,7 @@ def _attempt(raw: Any, ctx: CallContext) -> tuple[dict[str, Any], int, StoredRec
         if fault is not None:
             raise RecordFailure(fault.code, fault.message)
         check_references(rtype, raw, ctx.config, ctx.store, ctx.call_id)
+        check_required(rtype, raw, ctx.config)
         totals = compute_totals(rtype, raw)
         if totals is not None:
             check_invariant(rtype, ext, raw, totals, ctx.config)

@@ -178,6 +178,9 @@ class NetSuiteSandboxConfig:
     after_commit: Callable[[str, list[dict[str, Any]] | None], None] | None = None
     batch_cap: int = 500
     nonce_cache_size: int = 100_000
+    # Fields the account makes mandatory, per record type: body field ids, ``item.<id>`` for item
+    # lines (``{"invoice": ["department", "item.class"]}``); a record without them is refused.
+    required_fields: dict[str, list[str]] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise ValueError for a configuration the sandbox cannot honour."""
@@ -190,6 +193,9 @@ class NetSuiteSandboxConfig:
             raise ValueError("usage_limit and usage_reserve must not be negative")
         for code in self.currencies.values():
             exponent(code)  # raises UnknownCurrencyError for a code that is not ISO 4217
+        for record_type in self.required_fields:
+            if record_type not in RECORD_TYPES:
+                raise ValueError(f"required_fields: unknown record type {record_type!r}")
 
     def public_view(self) -> dict[str, Any]:
         """The tunable settings as JSON (never the credentials)."""
@@ -199,6 +205,7 @@ class NetSuiteSandboxConfig:
             "faults": self.faults.to_dict(),
             **{name: _sorted_or_none(getattr(self, name)) for name in _SETS},
             "currencies": dict(self.currencies),
+            "required_fields": {k: list(v) for k, v in self.required_fields.items()},
             "oracle": self.expected_totals is not None,
         }
 
@@ -230,7 +237,7 @@ def totals_oracle(figures: Mapping[str, Any] | None) -> Callable[[str, str], Dec
 
 def apply_update(config: NetSuiteSandboxConfig, update: Mapping[str, Any]) -> NetSuiteSandboxConfig:
     """Return a copy of ``config`` with the JSON ``update`` applied (unknown keys raise ValueError)."""
-    allowed = set(_SCALARS) | set(_SETS) | {"faults", "currencies", "expected_totals"}
+    allowed = set(_SCALARS) | set(_SETS) | {"faults", "currencies", "expected_totals", "required_fields"}
     unknown = set(update) - allowed
     if unknown:
         raise ValueError(f"not settable through /_sandbox/config: {sorted(unknown)}")
@@ -245,6 +252,9 @@ def apply_update(config: NetSuiteSandboxConfig, update: Mapping[str, Any]) -> Ne
             changes[name] = None if update[name] is None else {str(v) for v in update[name]}
     if "currencies" in update:
         changes["currencies"] = {str(k): str(v) for k, v in dict(update["currencies"]).items()}
+    if "required_fields" in update:
+        changes["required_fields"] = {str(k): [str(f) for f in v]
+                                      for k, v in dict(update["required_fields"] or {}).items()}
     if "faults" in update:
         changes["faults"] = FaultConfig.from_dict(update["faults"])
     if "expected_totals" in update:

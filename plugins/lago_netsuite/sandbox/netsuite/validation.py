@@ -90,6 +90,29 @@ def check_references(
         _check_set("item", row, config.valid_items)
 
 
+# How NetSuite names the standard fields in "Please enter value(s) for: ..." (custom ones by id).
+FIELD_LABELS = {"department": "Department", "class": "Class", "location": "Location"}
+
+
+def check_required(record_type: str, record: dict[str, Any], config: NetSuiteSandboxConfig) -> None:
+    """Raise USER_ERROR for the account's mandatory fields a record leaves empty, as NetSuite does at
+    save (unless the record asks ``options.ignoreMandatoryFields``)."""
+    required = config.required_fields.get(record_type)
+    options = record.get("options") or {}
+    if not required or options.get("ignoreMandatoryFields") is True:
+        return
+    columns = record.get("columns") or {}
+    missing = []
+    for name in required:
+        sublist, _, line_field = name.rpartition(".")
+        empty = any(row.get(line_field) in (None, "") for row in sublist_rows(record, "lines", sublist)) \
+            if sublist else columns.get(name) in (None, "")
+        if empty:
+            missing.append(FIELD_LABELS.get(line_field, line_field))
+    if missing:
+        raise RecordFailure("USER_ERROR", f"Please enter value(s) for: {', '.join(missing)}")
+
+
 def compute_totals(record_type: str, record: dict[str, Any]) -> Totals | None:
     """Exact totals of a transaction (None for a customer); RecordFailure for a non-number amount."""
     columns = record.get("columns") or {}

@@ -183,15 +183,41 @@ define(['N/error', 'N/record', 'N/search', 'N/transaction'], (error, record, sea
     }
 
     /**
-     * A request value as NetSuite's setValue wants it: `M/D/YYYY` text in a date field becomes a
-     * Date (setValue refuses date text), and an object left in the body (an unresolved
-     * `{"$ref": ...}`) is refused rather than written.
+     * The type NetSuite gives a field ('date', 'select', 'text', ...), or '' when the record cannot
+     * say: mapped custom fields (custbody_..., custcol_...) are typed by the account, not by name.
      */
-    function fieldValue(fieldId, value) {
+    function bodyFieldType(draft, fieldId) {
+        try {
+            const field = draft.getField({ fieldId });
+            return field && field.type ? String(field.type) : '';
+        } catch (caught) {
+            return '';
+        }
+    }
+
+    function lineFieldType(draft, sublistId, fieldId) {
+        try {
+            const sublist = draft.getSublist({ sublistId });
+            const field = sublist ? sublist.getField({ fieldId }) : null;
+            return field && field.type ? String(field.type) : '';
+        } catch (caught) {
+            return '';
+        }
+    }
+
+    /**
+     * A request value as NetSuite's setValue wants it: `M/D/YYYY` text in a date field (a field
+     * whose id says so, or whose type the record gives as date) becomes a Date — setValue refuses
+     * date text; select fields take the internal id as sent. An object left in the body (an
+     * unresolved `{"$ref": ...}`) is refused rather than written. `typeOf` is asked only for
+     * date-like text.
+     */
+    function fieldValue(fieldId, value, typeOf) {
         if (isPlainObject(value)) {
             throw failure('INVALID_FLD_VALUE', `Field ${fieldId} holds an object (${shown(value)}), not a value.`);
         }
-        if (typeof value === 'string' && fieldId.indexOf('date') >= 0) {
+        if (typeof value === 'string' && DATE_TEXT.test(value)
+            && (fieldId.indexOf('date') >= 0 || (typeOf !== undefined && typeOf(fieldId) === 'date'))) {
             const parts = DATE_TEXT.exec(value);
             if (parts) {
                 const [month, day, year] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
@@ -215,14 +241,16 @@ define(['N/error', 'N/record', 'N/search', 'N/transaction'], (error, record, sea
     }
 
     function setBodyFields(draft, body, fieldIds) {
+        const typeOf = (fieldId) => bodyFieldType(draft, fieldId);
         fieldIds.forEach((fieldId) => {
-            draft.setValue({ fieldId, value: fieldValue(fieldId, body[fieldId]) });
+            draft.setValue({ fieldId, value: fieldValue(fieldId, body[fieldId], typeOf) });
         });
     }
 
     function setLineFields(draft, sublistId, line, values, fieldIds, isDynamic) {
+        const typeOf = (fieldId) => lineFieldType(draft, sublistId, fieldId);
         fieldIds.forEach((fieldId) => {
-            const value = fieldValue(fieldId, values[fieldId]);
+            const value = fieldValue(fieldId, values[fieldId], typeOf);
             if (isDynamic) {
                 draft.setCurrentSublistValue({ sublistId, fieldId, value });
             } else {
