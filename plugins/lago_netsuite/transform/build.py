@@ -28,8 +28,8 @@ TAX_FIELDS = [("taxdetailsreference", "taxdetailsreference"), ("taxtype", "taxty
 
 
 OPTIONAL = frozenset({"account", "description", "custcol_lago_line_id", "custcol_service_period_date_from",
-                      "custcol_service_period_date_to", "duedate", "custbody_lago_invoice_link", "email", "altemail", "phone",
-                      "companyname", "firstname", "lastname", "currency", "nexus", "memo"})
+                      "custcol_service_period_date_to", "duedate", "custbody_lago_invoice_link", "email", "altemail",
+                      "phone", "companyname", "firstname", "lastname", "currency", "nexus", "memo"})
 
 
 def rows_to_dicts(df: pd.DataFrame, fields: list[tuple[str, str]],
