@@ -1,12 +1,14 @@
 """What NetSuite accepts in the customer fields this project sets, as one table of facts.
 
 The transform uses it to leave out an optional value NetSuite would refuse (with a warning that
-names the field and the value) instead of holding the customer back; the validation gate checks
+names the field and the value) and to cut a name to fit, instead of holding the customer back (only
+an entity id over the limit holds it back: it must reach NetSuite whole); the validation gate checks
 the same rules as a backstop; the NetSuite sandbox refuses what breaks them, as NetSuite does.
 
-Limits (NetSuite customer record; lengths are the columns of the customer/contact tables of
-NetSuite's schema browser: e-mail and alternate e-mail 254, first/last name 32; entity id and
-company name 83; phone: at least seven digits, at most 32 characters):
+Limits (NetSuite customer record). E-mail and alternate e-mail 254 and first/last name 32 are the
+column lengths of the entity (contact) table in NetSuite's schema browser; entity id and company
+name 83, and the phone rule (seven digits or more, 32 characters at most, no words), are NetSuite's
+customer form limits as commonly documented — not confirmed against an account here:
 
 ================  ==========  ======================================================
 field             required    NetSuite accepts
@@ -79,6 +81,14 @@ def length_problem(field_id: str, value: str) -> str | None:
     if limit is not None and len(value) > limit:
         return f"{len(value)} characters, NetSuite's {field_id} holds at most {limit}"
     return None
+
+
+def cut_to_fit(field_id: str, value: object) -> object:
+    """``value`` cut to ``field_id``'s length, ending in ``…`` when cut (other values unchanged)."""
+    limit = MAX_LENGTH.get(field_id)
+    if not isinstance(value, str) or limit is None or len(value) <= limit:
+        return value
+    return value[: limit - 1].rstrip() + "…"
 
 
 def customer_field_problem(field_id: str, value: object) -> str | None:
