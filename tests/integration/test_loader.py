@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from lago_netsuite.hooks.netsuite import NetSuiteRestletHook
 from lago_netsuite.ledger import claims, migrations, records, schema, store
-from lago_netsuite.ledger.claims import FAILED, PENDING, SENT, SYNCED, WAITING
+from lago_netsuite.ledger.claims import FAILED, PENDING, QUARANTINED, SENT, SYNCED, WAITING
 from lago_netsuite.ledger.records import Outcome
 from lago_netsuite.load.loader import GroupLoader, LoaderOptions
 from tests.plugins.netsuite_sandbox import customer_record
@@ -119,12 +120,42 @@ def test_a_document_whose_dependency_is_not_in_netsuite_waits_then_goes(engine, 
     first = loader(engine).load(["lago-payment-p1"])
     assert first.waiting == 1 and first.calls == 0
     row = ledger(engine)["lago-payment-p1"]
-    assert (row.state, row.last_error_message) == (WAITING, "waiting on lago-invoice-i1")
+    assert (row.state, row.last_error_message) == (WAITING, "waiting on lago-invoice-i1, not extracted from Lago yet")
     seed(engine, [invoice(1)])
     loader(engine, "run-2").load(["lago-invoice-i1"])
     later = loader(engine, "run-2").load(["lago-payment-p1"])
     assert later.created == 1
     assert_ledger_agrees(engine, sandbox)
+
+
+def test_a_document_held_back_by_its_customer_names_it_and_its_reason_until_it_is_fixed(engine, sandbox) -> None:
+    from lago_netsuite.report import build_report, render_text
+
+    reason = "customer CUST-1: billing entity 'acme_mx' has no NetSuite subsidiary mapping"
+    seed(engine, [replace(customer(1), state=QUARANTINED, code="QUARANTINED", reason=reason, body=None), invoice(1)])
+    assert loader(engine).load(["lago-invoice-i1"]).waiting == 1
+    expected = f"waiting on customer CUST-1 (lago-customer-c1), quarantined: {reason}"
+    assert (ledger(engine)["lago-invoice-i1"].state, ledger(engine)["lago-invoice-i1"].last_error_message) == \
+        (WAITING, expected)
+    report = build_report(engine, "run-1")
+    assert [(w["external_id"], w["reason"]) for w in report["waiting"]] == [("lago-invoice-i1", expected)]
+    assert expected in render_text(report)
+    again = loader(engine, "run-2").load(["lago-invoice-i1"])  # same blocker, same reason: no new event
+    assert again.waiting == 1 and events(engine, "lago-invoice-i1").count(expected) == 1
+    seed(engine, [replace(customer(1), source_hash="h2")])  # corrected in Lago: the customer is sendable again
+    loader(engine, "run-3").load(["lago-invoice-i1"])  # its dependent says what it waits on now
+    assert ledger(engine)["lago-invoice-i1"].last_error_message == \
+        "waiting on customer CUST-1 (lago-customer-c1), not in NetSuite yet (pending)"
+    loader(engine, "run-4").load(["lago-customer-c1"])
+    assert loader(engine, "run-4").load(["lago-invoice-i1"]).created == 1
+    assert {r.state for r in ledger(engine).values()} == {SYNCED}
+    assert_ledger_agrees(engine, sandbox)
+
+
+def events(engine, external_id: str) -> list[str]:
+    e = schema.event
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(e.c.message).where(e.c.external_id == external_id)).scalars())
 
 
 def test_a_lost_response_after_the_write_is_resolved_by_a_lookup_not_a_resend(engine, sandbox) -> None:

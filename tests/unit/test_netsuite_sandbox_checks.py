@@ -311,6 +311,28 @@ def test_customer_create(sandbox):
         "INVALID_KEY_OR_REF"
 
 
+@pytest.mark.parametrize(("columns", "field"), [
+    pytest.param({"email": "a@x.example, b@y.example"}, "email", id="email-two-addresses"),
+    pytest.param({"email": "not-an-address"}, "email", id="email-malformed"),
+    pytest.param({"altemail": "josé@x.example"}, "altemail", id="altemail-non-ascii"),
+    pytest.param({"email": "a" * 250 + "@x.example"}, "email", id="email-over-254"),
+    pytest.param({"phone": "555-01"}, "phone", id="phone-six-digits"),
+    pytest.param({"phone": "+1 555 0100 " + "1" * 30}, "phone", id="phone-over-32"),
+    pytest.param({"phone": "call reception"}, "phone", id="phone-letters"),
+    pytest.param({"companyname": "C" * 84}, "companyname", id="companyname-over-83"),
+    pytest.param({"isperson": "T", "firstname": "F" * 33, "lastname": "L"}, "firstname", id="firstname-over-32"),
+])
+def test_customer_fields_netsuite_refuses(sandbox, columns, field):
+    status, code, message = one(sandbox.post({"records": [customer_record(**columns)]}))
+    assert (status, code) == ("failed", "INVALID_FLD_VALUE") and f"following field: {field} (" in message
+    assert "lago-customer-c2" not in {r["externalId"] for r in sandbox.records("customer")}
+
+
+def test_customer_fields_netsuite_accepts(sandbox):
+    columns = {"email": "billing@x.example", "altemail": "o'neil+ap@mail.y.example", "phone": "+1 (555) 010-0100 x23"}
+    assert one(sandbox.post({"records": [customer_record(**columns)]}))[0] == "created"
+
+
 def test_oracle_can_be_set_through_the_admin_endpoint(sandbox):
     view = sandbox.configure(expected_totals={"invoice:i1": "7.50"})
     assert view["oracle"] is True

@@ -36,3 +36,16 @@ def test_sandbox_dataset_goes_through_transform_and_gate(tmp_path: Path) -> None
     gate = run_gate(result, data_docs_dir=tmp_path / "docs", run_id="sandbox")
     assert gate.success and len(gate.records) == len(result.records)
     assert set(result.skipped["reason"].str.split(":").str[0]).issuperset({"draft invoice"})
+    # customers with several e-mails or a phone NetSuite refuses are sent, with warnings naming the field
+    customers = {c["external_id"]: c for c in ds.customers  # those not yet linked to NetSuite are created
+                 if not any(link["type"] == "netsuite" for link in c["integration_customers"])}
+    several = {e for e, c in customers.items() if "," in (c["email"] or "")}
+    bad_phone = {e for e, c in customers.items() if len(c["phone"] or "") > 32}
+    assert several and bad_phone
+    sent = {r.body["columns"]["entityid"]: r.body["columns"] for r in result.records.itertuples()
+            if r.kind == "customer"}
+    assert several | bad_phone <= set(sent)
+    assert all(sent[e]["altemail"].startswith("finance") for e in several)
+    assert not any("phone" in sent[e] for e in bad_phone)
+    warned = " ".join(result.warnings["message"])
+    assert all(f"customer {e}: field phone: value {customers[e]['phone']!r}" in warned for e in bad_phone)

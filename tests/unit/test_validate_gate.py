@@ -81,7 +81,10 @@ SABOTAGE = {
     "taxes_mapped": lambda r: edit(r.taxes, "invoice", "taxcode",
                                    lambda df: df["taxcode"].where(df.index != df.index[0])),
     "payment_matches_lago": lambda r: edit(r.headers, "payment", "total_minor", lambda df: df["total_minor"] + 1),
-    "email_format": lambda r: edit(r.headers, "customer", "email", lambda df: "not an email"),
+    "email_format": lambda r: edit(r.headers, "customer", "email", lambda df: "a@x.example, b@y.example"),
+    "altemail_format": lambda r: edit(r.headers, "customer", "altemail", lambda df: "josé@x.example"),
+    "phone_format": lambda r: edit(r.headers, "customer", "phone", lambda df: "555-01"),
+    "fields_fit_netsuite": lambda r: edit(r.headers, "customer", "firstname", lambda df: "F" * 33),
     "isperson_flag": lambda r: edit(r.headers, "customer", "isperson", lambda df: "Y"),
 }
 

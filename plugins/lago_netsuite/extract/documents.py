@@ -244,6 +244,9 @@ def extract_window(
     if referencing:
         fetch_referenced_invoices(hook, engine, referencing, counts, run_id=run_id, workers=workers)
     fetch_missing_customers(hook, engine, counts, run_id=run_id)
+    from lago_netsuite.extract.held_customers import refresh_held_customers
+
+    refresh_held_customers(hook, engine, counts, run_id=run_id)  # a fix in Lago releases their documents
     for stream in kinds:
         if stream != "customer":
             set_watermark(engine, stream, window_to.isoformat(), run_id=run_id)

@@ -25,7 +25,7 @@ from lago_netsuite.hooks.errors import (
     ThrottledError,
     TransientError,
 )
-from lago_netsuite.ledger import claims
+from lago_netsuite.ledger import blockers, claims
 from lago_netsuite.ledger.claims import FAILED, PENDING, SENT, SYNCED, VOIDED, WAITING, LedgerRow, Transition
 from lago_netsuite.ledger.upsert import payload_hash, utcnow
 from lago_netsuite.load import refs
@@ -162,19 +162,19 @@ class GroupLoader:
         known = claims.netsuite_ids(self.engine, referenced)
         ready: list[tuple[LedgerRow, dict[str, Any]]] = []
         parked: list[Transition] = []
+        held: list[tuple[LedgerRow, refs.Resolution]] = []
         for row in sendable:
             if row.payload is None:
                 parked.append(Transition(row.external_id, row.state, FAILED, "NO_PAYLOAD", "ledger row has no record"))
                 continue
             res = refs.resolve(row.payload, known)
-            if res.blocked:
-                parked.append(Transition(row.external_id, row.state, FAILED, "DEPENDENCY_NEVER_SYNCED", res.blocked))
-            elif res.waiting_on:
-                message = "waiting on " + ", ".join(res.waiting_on)
-                parked.append(Transition(row.external_id, row.state, WAITING, "WAITING", message))
+            if res.blocked or res.waiting_on:
+                held.append((row, res))
             else:
                 ready.append((row, res.body or {}))
-        still_waiting = [tr.external_id for tr in parked if tr.to_state == WAITING and tr.from_state == WAITING]
+        held_back, unchanged = self._held_back(held)
+        parked += held_back
+        still_waiting = [tr.external_id for tr in held_back if tr.external_id in unchanged]
         parked = [tr for tr in parked if tr.external_id not in set(still_waiting)]
         for tr in parked:
             if tr.to_state != WAITING:
@@ -186,6 +186,30 @@ class GroupLoader:
             claims.release(self.engine, still_waiting, self.owner)
         if ready:
             self._send(ready)
+
+    def _held_back(self, held: list[tuple[LedgerRow, refs.Resolution]]) -> tuple[list[Transition], set[str]]:
+        """Records that cannot be sent now, each naming the record that blocks it and that record's reason.
+
+        Also returns the records already waiting with that same message: they get no new event (see
+        ``_process``); when the blocker's state or reason changed, the new message is written.
+        """
+        if not held:
+            return [], set()
+        described = blockers.describe(self.engine, [ext for _, res in held
+                                                    for ext in [*res.waiting_ids, *filter(None, [res.blocked_by])]])
+        current = blockers.current_messages(self.engine, [row.external_id for row, _ in held if row.state == WAITING])
+        out: list[Transition] = []
+        for row, res in held:
+            if res.blocked:
+                reason = (f"{res.blocked}: depends on {described[res.blocked_by]}" if res.blocked_by in described
+                          else res.blocked)
+                out.append(Transition(row.external_id, row.state, FAILED, "DEPENDENCY_NEVER_SYNCED", reason))
+            else:
+                out.append(Transition(row.external_id, row.state, WAITING, "WAITING",
+                                      blockers.waiting_message(res.waiting_ids, described)))
+        unchanged = {tr.external_id for tr in out if tr.to_state == WAITING and tr.from_state == WAITING
+                     and current.get(tr.external_id) == tr.message}
+        return out, unchanged
 
     def _send(self, ready: list[tuple[LedgerRow, dict[str, Any]]], *, mark_sent: bool = True) -> None:
         if mark_sent:  # committed before the call: a crash from here on leaves 'sent', never a loss

@@ -28,6 +28,8 @@ class Resolution:
     waiting_on: list[str] = field(default_factory=list)  # references not in NetSuite yet
     blocked: str | None = None  # a reason the record can never be sent as is
     dropped: list[str] = field(default_factory=list)  # optional references dropped
+    waiting_ids: list[str] = field(default_factory=list)  # the externalIds of ``waiting_on``
+    blocked_by: str | None = None  # the externalId behind ``blocked``
 
 
 def is_ref(value: Any) -> bool:
@@ -69,10 +71,13 @@ def resolve(body: Mapping[str, Any], known: Mapping[str, tuple[str, str | None]]
                 return ns_id
             if state in _NEVER:
                 result.blocked = f"{ext} will never be in NetSuite ({state})"
+                result.blocked_by = ext
             elif state in _HELD:
                 result.waiting_on.append(f"{ext} ({state})")
+                result.waiting_ids.append(ext)
             else:
                 result.waiting_on.append(ext if state is None else f"{ext} ({state})")
+                result.waiting_ids.append(ext)
             return node
         if isinstance(node, dict):
             return {k: walk(v) for k, v in node.items()}

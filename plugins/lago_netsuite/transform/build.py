@@ -28,8 +28,8 @@ TAX_FIELDS = [("taxdetailsreference", "taxdetailsreference"), ("taxtype", "taxty
 
 
 OPTIONAL = frozenset({"account", "description", "custcol_lago_line_id", "custcol_service_period_date_from",
-                      "custcol_service_period_date_to", "duedate", "custbody_lago_invoice_link", "email", "phone",
-                      "companyname", "firstname", "lastname", "currency", "nexus", "memo"})
+                      "custcol_service_period_date_to", "duedate", "custbody_lago_invoice_link", "email", "altemail",
+                      "phone", "companyname", "firstname", "lastname", "currency", "nexus", "memo"})
 
 
 def rows_to_dicts(df: pd.DataFrame, fields: list[tuple[str, str]],
@@ -168,7 +168,8 @@ def customer_records(out: KindOutput, settings: TransformSettings) -> pd.DataFra
     if h.empty:
         return pd.DataFrame(columns=RECORD_COLUMNS)
     fields = [("entityid", "entityid"), ("companyname", "companyname"), ("firstname", "firstname"),
-              ("lastname", "lastname"), ("isperson", "isperson"), ("email", "email"), ("phone", "phone"),
+              ("lastname", "lastname"), ("isperson", "isperson"), ("email", "email"), ("altemail", "altemail"),
+              ("phone", "phone"),
               ("subsidiary", "subsidiary"), ("currency", "currency_id"), ("custentity_lago_id", "lago_id")]
     columns = rows_to_dicts(h, fields)
     options = {"ignoreMandatoryFields": settings.ignore_mandatory_fields}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lago_netsuite import netsuite_fields as nsf
 from lago_netsuite.money import exponents
 from lago_netsuite.transform.model import TransformResult
 
@@ -154,10 +155,14 @@ def customer_checks(result: TransformResult) -> pd.DataFrame:
     if h is None or h.empty:
         return pd.DataFrame()
     name = h["companyname"].where(h["isperson"] == "F", h["lastname"])
+    fields = [f for f in nsf.MAX_LENGTH if f in h.columns]
+    too_long = [sum(1 for f, v in zip(fields, values, strict=True) if isinstance(v, str) and nsf.length_problem(f, v))
+                for values in zip(*(h[f].tolist() for f in fields), strict=True)] if fields else 0
     return pd.DataFrame({
         "external_id": h["external_id"], "lago_id": h["lago_id"], "number": h["entityid"],
         "entityid": h["entityid"], "name": name.astype(object), "isperson": h["isperson"],
         "subsidiary": h["subsidiary"], "custentity_lago_id": h["lago_id"], "email": h["email"],
+        "altemail": h.get("altemail"), "phone": h.get("phone"), "too_long_fields": too_long,
         "currency_ok": (h["currency"].isna() | h["currency_id"].notna()).to_numpy(),
     }).reset_index(drop=True)
 

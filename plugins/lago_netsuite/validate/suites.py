@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lago_netsuite import netsuite_fields as nsf
+
 EXTERNAL_ID = r"^lago-(?:customer|invoice|salesorder|creditnote|payment)-\S+$"
 NS_DATE = r"^(?:1[0-2]|[1-9])/(?:3[01]|[12][0-9]|[1-9])/\d{4}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL = nsf.EMAIL  # one address, as NetSuite's e-mail fields take it
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,16 @@ def customer_checks() -> list[Check]:
         Check("lago_id_present", "ExpectColumnValuesToNotBeNull", {"column": "custentity_lago_id"},
               "The Lago id links the NetSuite customer back to Lago."),
         Check("email_format", "ExpectColumnValuesToMatchRegex", {"column": "email", "regex": EMAIL},
-              "An email, when present, looks like one (NetSuite rejects malformed emails)."),
+              "An email, when present, is one address NetSuite accepts (the transform leaves out the others)."),
+        Check("altemail_format", "ExpectColumnValuesToMatchRegex", {"column": "altemail", "regex": EMAIL},
+              "An alternate email, when present, is one address NetSuite accepts."),
+        Check("phone_format", "ExpectColumnValuesToMatchRegex", {"column": "phone", "regex": nsf.PHONE},
+              f"A phone, when present, has {nsf.PHONE_MIN_DIGITS} digits or more and only the characters "
+              "NetSuite accepts."),
+        Check("fields_fit_netsuite", "ExpectColumnValuesToBeBetween", {"column": "too_long_fields", "min_value": 0,
+                                                                       "max_value": 0},
+              "Every text field fits NetSuite's length (entityid and company name 83, names 32, email 254, "
+              "phone 32)."),
         Check("currency_mapped", "ExpectColumnValuesToBeInSet", {"column": "currency_ok", "value_set": [True]},
               "The customer's currency, when set, is mapped."),
     ]

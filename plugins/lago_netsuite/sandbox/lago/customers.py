@@ -1,5 +1,10 @@
 """Seeded Lago customers: companies and individuals, Unicode names, NetSuite links, tax profiles.
 
+Some customers carry what Lago accepts and NetSuite does not, chosen by sequence number (no random
+draw, so every other generated figure stays as it was): every seventh from the third has several
+comma-separated e-mail addresses (``multi_email``; three for every fourteenth from the tenth),
+every eleventh from the sixth a phone longer than NetSuite's 32 characters (``unusable_phone``).
+
 Each customer comes with a :class:`CustomerProfile` the invoice generator reads (plan, currency,
 taxes per fee kind, wallet, coupons); only ``profile.doc`` is a Lago document.
 """
@@ -84,6 +89,16 @@ _ENTITY_WEIGHTS = (("acme_us", 0.4), ("acme_eu", 0.35), ("acme_jp", 0.15), ("acm
 _US_STATES = ("CA", "CA", "CA", "NY", "TX", "WA")
 
 
+def multi_email(seq: int) -> bool:
+    """Customers whose Lago ``email`` holds several addresses (Lago sends invoices to each)."""
+    return seq % 7 == 3
+
+
+def unusable_phone(seq: int) -> bool:
+    """Customers whose phone NetSuite would refuse (over 32 characters, with words)."""
+    return seq % 11 == 6
+
+
 @dataclass
 class CustomerProfile:
     """A customer document and the facts that shape its invoices."""
@@ -166,10 +181,12 @@ def build_customer(seed: int, index: int, catalog: Catalog, start: date, netsuit
         "address_line2": None,
         "state": state,
         "zipcode": f"{rng.randrange(10000, 99999)}",
-        "email": f"billing{seq}@customer{seq}.example",
+        "email": (f"billing{seq}@customer{seq}.example, finance{seq}@customer{seq}.example"
+                  + (f",ap{seq}@customer{seq}.example" if seq % 14 == 10 else "")
+                  if multi_email(seq) else f"billing{seq}@customer{seq}.example"),
         "city": rng.choice(_CITIES[country]),
         "url": None if is_person else f"https://customer{seq}.example",
-        "phone": f"+1-555-{rng.randrange(1000, 9999)}",
+        "phone": f"+1-555-{rng.randrange(1000, 9999)}",  # drawn for every customer: the draws stay in step
         "logo_url": None,
         "legal_name": legal_name,
         "legal_number": None,
@@ -202,6 +219,8 @@ def build_customer(seed: int, index: int, catalog: Catalog, start: date, netsuit
         "metadata": [],
         "integration_customers": [],
     }
+    if unusable_phone(seq):
+        doc["phone"] += " ext. 12 (ask for accounts payable)"
     if rng.random() < netsuite_share:
         links = []
         if rng.random() < 0.08:

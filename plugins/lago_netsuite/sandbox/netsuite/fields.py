@@ -10,7 +10,9 @@ code for the same record and charge the same units (see ``batch.py``):
    exist (``INVALID_KEY_OR_REF`` on ``entity`` / ``customer``); then every value is set — an
    object (an unresolved ``{"$ref": ...}``) or a date that is not ``M/D/YYYY`` is refused with
    ``INVALID_FLD_VALUE``; each apply ``doc`` must be an open invoice of that customer
-   (``INVALID_KEY_OR_REF`` "Invalid doc reference key X.").
+   (``INVALID_KEY_OR_REF`` "Invalid doc reference key X."); a customer's e-mail, phone or name
+   NetSuite does not accept (one address per e-mail field, a phone of seven digits or more, names
+   within their lengths: ``lago_netsuite.netsuite_fields``) is ``INVALID_FLD_VALUE``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from datetime import date
 from typing import Any
 
+from lago_netsuite import netsuite_fields
 from lago_netsuite.sandbox.netsuite.store import RecordStore
 from lago_netsuite.sandbox.netsuite.validation import RecordFailure, customer_field
 
@@ -64,6 +67,8 @@ def check_values(record_type: str, record: dict[str, Any], store: RecordStore, c
     for field_id, value in columns.items():
         if field_id not in _LATE_FIELDS:
             check_value(field_id, value)
+            if record_type == "customer":
+                _check_customer_field(field_id, value)
     for group in record.get("lines") or []:
         if group["sublistId"] != "apply":
             for row in group["lineItems"]:
@@ -94,6 +99,16 @@ def check_value(field_id: str, value: Any) -> None:
         shown = "[object Object]" if isinstance(value, dict) else value
         raise RecordFailure(
             "INVALID_FLD_VALUE", f"You have entered an Invalid Field Value {shown} for the following field: {field_id}"
+        )
+
+
+def _check_customer_field(field_id: str, value: Any) -> None:
+    """Refuse a customer value NetSuite's field does not accept (an address list, a short phone...)."""
+    problem = netsuite_fields.customer_field_problem(field_id, value)
+    if problem:
+        raise RecordFailure(
+            "INVALID_FLD_VALUE",
+            f"You have entered an Invalid Field Value {value} for the following field: {field_id} ({problem})",
         )
 
 
