@@ -71,10 +71,15 @@ def extract(
             today=dt.datetime.now(dt.UTC).date(), sync_start_date=s.sync_start_date,
         )
     record_run(ctx, window_from=window[0].isoformat(), window_to=window[1].isoformat())
+    hook = LagoHook(lago_conn_id)
     counts = extract_window(
-        LagoHook(lago_conn_id), ctx.engine, window_from=window[0], window_to=window[1],
+        hook, ctx.engine, window_from=window[0], window_to=window[1],
         kinds=tuple(k for k in kinds if k != "customer"), run_id=ctx.run_id, workers=s.detail_fetch_workers,
     )
+    if s.extra.get("late_changes", True):
+        from lago_netsuite.extract.late import extract_late_changes
+
+        extract_late_changes(hook, ctx.engine, counts, run_id=ctx.run_id, workers=s.detail_fetch_workers)
     return {"window": [window[0].isoformat(), window[1].isoformat()], **counts.as_dict()}
 
 
