@@ -73,3 +73,34 @@ def test_late_void_credit_note_and_failed_payment_reach_the_hourly_run(sync_worl
     for kind, doc in (("creditnote", note), ("payment", payment)):
         assert ledger[f"lago-{kind}-{doc['lago_id']}"].source_hash == _stored(world, kind, doc["lago_id"])
     world.assert_exactly_once_and_in_agreement()
+
+
+def test_the_daily_sweep_repairs_a_planted_difference_and_reports_what_lago_lost(sync_world_factory) -> None:
+    world = sync_world_factory(invoices=30, customers=6, days=20)
+    first = min(i["issuing_date"] for i in world.dataset.invoices)
+    assert world.run("lago_netsuite_backfill", {"start_date": first}) == "success"
+    world.configure(late_changes=False)  # only the sweep may find what follows
+    records = {r["externalId"] for r in world.netsuite_records()}
+    invoice = next(i for i in world.dataset.invoices if i["status"] == "finalized"
+                   and f"lago-invoice-{i['lago_id']}" in records)
+    world.lago_admin("POST", f"invoices/{invoice['lago_id']}/void")
+    note = next(n for n in world.dataset.credit_notes if f"lago-creditnote-{n['lago_id']}" in records)
+    good = _stored(world, "creditnote", note["lago_id"])
+    t = schema.document
+    with store.get_engine(world.store_url).begin() as conn:  # the store's copy no longer what Lago has
+        conn.execute(t.update().where(t.c.kind == "creditnote", t.c.lago_id == note["lago_id"])
+                     .values(payload_hash="0" * 64))
+    payment = next(p for p in world.dataset.payments if f"lago-payment-{p['lago_id']}" in records)
+    world.lago_admin("DELETE", f"documents/payments/{payment['lago_id']}")
+
+    assert world.run("lago_netsuite_reconcile") == "success"
+    sweep = world.report()["extract"]["sweep"]
+    assert sweep["differ"]["invoice"] == [invoice["lago_id"]]
+    assert sweep["differ"]["creditnote"] == [note["lago_id"]]
+    assert sweep["missing_in_lago"] == {"payment": [payment["lago_id"]]}
+    assert sweep["compared"] == len(records) - len([r for r in records if r.startswith("lago-customer")])
+    assert _stored(world, "creditnote", note["lago_id"]) == good
+    ext = f"lago-invoice-{invoice['lago_id']}"
+    assert next(r for r in world.netsuite_records("invoice") if r["externalId"] == ext)["voided"] is True
+    assert world.ledger()[ext].state == "voided"
+    world.assert_exactly_once_and_in_agreement()

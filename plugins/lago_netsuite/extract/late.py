@@ -25,8 +25,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from lago_netsuite.ledger import documents, schema
 from lago_netsuite.ledger.upsert import select_in, utcnow
 
