@@ -104,3 +104,12 @@ def test_the_daily_sweep_repairs_a_planted_difference_and_reports_what_lago_lost
     assert next(r for r in world.netsuite_records("invoice") if r["externalId"] == ext)["voided"] is True
     assert world.ledger()[ext].state == "voided"
     world.assert_exactly_once_and_in_agreement()
+
+
+def test_a_run_before_the_sync_start_date_says_so(sync_world_factory) -> None:
+    world = sync_world_factory(invoices=5, customers=2, days=2)
+    world.configure(sync_start_date=dt.date.today().isoformat())
+    assert world.run("lago_netsuite_backfill", {"start_date": "2024-01-01", "end_date": "2024-01-31"}) == "success"
+    report = world.report()
+    assert "before the sync start date" in report["extract"]["before_sync_start"]
+    assert report["totals"]["synced"] == 0 and world.netsuite_records("invoice") == []
