@@ -56,9 +56,7 @@ def test_late_void_credit_note_and_failed_payment_reach_the_hourly_run(sync_worl
     world.lago_admin("POST", "documents/credit_notes", {**note, "credit_status": "voided"})
     payment = next(p for p in world.dataset.payments if f"lago-payment-{p['lago_id']}" in records
                    and p["created_at"][:10] <= outside and invoice["lago_id"] not in p["invoice_ids"])
-    world.lago_admin("POST", "documents/payments", {**payment, "payment_status": "failed"})
-    paid = next(i for i in world.dataset.invoices if i["lago_id"] == payment["invoice_ids"][0])
-    world.lago_admin("POST", "documents/invoices", {**paid, "payment_status": "failed"})
+    paid = world.lago_admin("POST", f"payments/{payment['lago_id']}/fail")["invoices"][0]
 
     assert world.run() == "success"
     extract = world.report()["extract"]
