@@ -16,7 +16,9 @@ log = logging.getLogger("lago_netsuite.alerts")
 LAGO_CONN_ID = "lago_default"
 NETSUITE_CONN_ID = "netsuite_default"
 NETSUITE_POOL = "netsuite_restlet"
-START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+#: Far enough back for any Lago history, so ``airflow backfill create`` can replay any range; every
+#: DAG has ``catchup=False``, so nothing before the newest interval runs by itself.
+START_DATE = pendulum.datetime(2000, 1, 1, tz="UTC")
 CATALOG_ASSET_URI = "lago-netsuite://catalog"
 CATALOG_ASSET_NAME = "lago_netsuite_catalog"
 TAGS_BASE = ["lago", "netsuite"]

@@ -71,11 +71,30 @@ def extract(
             today=dt.datetime.now(dt.UTC).date(), sync_start_date=s.sync_start_date,
         )
     record_run(ctx, window_from=window[0].isoformat(), window_to=window[1].isoformat())
+    hook = LagoHook(lago_conn_id)
     counts = extract_window(
-        LagoHook(lago_conn_id), ctx.engine, window_from=window[0], window_to=window[1],
+        hook, ctx.engine, window_from=window[0], window_to=window[1],
         kinds=tuple(k for k in kinds if k != "customer"), run_id=ctx.run_id, workers=s.detail_fetch_workers,
     )
-    return {"window": [window[0].isoformat(), window[1].isoformat()], **counts.as_dict()}
+    result: dict[str, Any] = {}
+    before = _before_sync_start(s.sync_start_date, interval[1].date() if interval[1] and window is None else None)
+    if before:
+        result["before_sync_start"] = before
+    if s.extra.get("late_changes", True):
+        from lago_netsuite.extract.late import extract_late_changes
+
+        extract_late_changes(hook, ctx.engine, counts, run_id=ctx.run_id, workers=s.detail_fetch_workers)
+    return {"window": [window[0].isoformat(), window[1].isoformat()], **counts.as_dict(), **result}
+
+
+def _before_sync_start(sync_start_date: str | None, end: dt.date | None) -> str | None:
+    """What the report says when a run's whole range lies before ``sync_start_date`` (nothing to sync)."""
+    if not sync_start_date or end is None or end >= dt.date.fromisoformat(sync_start_date):
+        return None
+    message = (f"this run's range ends {end.isoformat()}, before the sync start date {sync_start_date}: "
+               "nothing in it is synced (change sync_start_date to replay it)")
+    log.warning("%s", message)
+    return message
 
 
 def extract_range(
@@ -88,6 +107,7 @@ def extract_range(
     if end < start:
         raise ValueError(f"end date {end} is before start date {start}")
     s = ctx.settings
+    before = _before_sync_start(s.sync_start_date, end)
     if s.sync_start_date:
         start = max(start, dt.date.fromisoformat(s.sync_start_date))
     kinds = tuple(k for k in (kinds or s.kinds) if k != "customer")
@@ -111,7 +131,8 @@ def extract_range(
         total.referenced_invoices_fetched += part.referenced_invoices_fetched
         total.errors += part.errors
         cursor = until + dt.timedelta(days=1)
-    return {"window": [start.isoformat(), end.isoformat()], **total.as_dict()}
+    return {"window": [start.isoformat(), end.isoformat()], **total.as_dict(),
+            **({"before_sync_start": before} if before else {})}
 
 
 def extract_one(ctx: RunContext, *, lago_conn_id: str, document: str) -> dict[str, Any]:

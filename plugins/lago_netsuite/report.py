@@ -81,6 +81,12 @@ def render_text(report: dict[str, Any]) -> str:
     lines = [f"Run {report['run_id']}"]
     totals = report.get("totals", {})
     lines.append("  " + ", ".join(f"{o.replace('_', ' ')}: {totals.get(o, 0)}" for o in OUTCOMES))
+    before = (report.get("extract") or {}).get("before_sync_start")
+    if before:
+        lines.append(f"  NOTHING SYNCED: {before}")
+    late = (report.get("extract") or {}).get("late_changed") or []
+    if late:
+        lines.append(f"  changed late in Lago (found by the status lists): {len(late)}")
     for kind, counts in report.get("by_kind", {}).items():
         lines.append(f"  {kind:<12} " + ", ".join(f"{o.replace('_', ' ')} {n}" for o, n in counts.items()))
     for section, title in (("failed", "FAILED"), ("quarantined", "QUARANTINED (not sent)"),

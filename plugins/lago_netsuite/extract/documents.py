@@ -42,6 +42,8 @@ class ExtractCounts:
     referenced_invoices_fetched: int = 0
     customers_fetched: int = 0
     customer_calls: int = 0
+    late_calls: int = 0  # Lago calls of the late-change lists (extract/late.py)
+    late_changed: list[str] = field(default_factory=list)  # synced documents those lists showed changed
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -146,3 +146,12 @@ sync_run = sa.Table(
     sa.Column("window_to", sa.String(10)),
     sa.Column("summary", sa.Text),
 )
+
+late_change_seen = sa.Table(
+    "late_change_seen",
+    metadata,
+    sa.Column("list_name", sa.String(64), primary_key=True),
+    sa.Column("lago_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(64)),
+    sa.Column("seen_at", sa.DateTime, nullable=False),
+)

@@ -12,6 +12,7 @@ answered with 429 and ``X-RateLimit-*`` headers, and fault injection. Admin endp
     DELETE /_sandbox/documents/{collection}/{lago_id}
     POST /_sandbox/invoices/{lago_id}/void    void an invoice now
     POST /_sandbox/invoices/spawn             a new invoice at the top of the list
+    POST /_sandbox/payments/{lago_id}/fail    a payment failing late: it and its invoices say failed
 
 ``POST /api/v1/payments`` records a manual payment (see ``manual_payments.py``); the config knob
 ``fail_after_commit_next`` makes the next N of them commit and then answer ``fail_status`` (a
@@ -286,6 +287,21 @@ def _add_admin_routes(app: FastAPI, state: SandboxState) -> None:
             voided = void_invoice(doc)
             invoices.upsert(voided)
             return {"invoice": voided}
+
+        return await run(request, apply)
+
+    @app.post("/_sandbox/payments/{lago_id}/fail")
+    async def fail_payment(request: Request, lago_id: str) -> Response:
+        """A payment that fails after it had succeeded: it and the invoices it paid say ``failed``."""
+
+        def apply() -> dict:
+            payment = state.collections["payments"].by_id(lago_id)
+            if payment is None:
+                raise ApiError(404, "Not Found", "payment_not_found")
+            failed = _upsert(state, "payments", {**payment, "payment_status": "failed"})
+            invoices = [state.collections["invoices"].by_id(i) for i in payment.get("invoice_ids") or []]
+            changed = [_upsert(state, "invoices", {**inv, "payment_status": "failed"}) for inv in invoices if inv]
+            return {"payment": failed, "invoices": changed}
 
         return await run(request, apply)
 
