@@ -321,7 +321,7 @@ class SyncBench:
             phases["extract"] = time.monotonic()
             plan = pipeline.transform(ctx, window=extracted.get("window"))
             phases["transform"] = time.monotonic()
-            stages = [plan["customers"], plan["invoices"], plan["dependents"]]
+            stages = [plan["customers"], plan["invoices"], plan["dependents"], plan.get("applications", [])]
             settings = {k: v for k, v in self.settings.items() if not k.startswith("_")}
             log_path = self.workdir / f"{run_id}.load.log"
             command = {"run_id": run_id, "store_url": self.store_url, "settings": settings, "env": env,

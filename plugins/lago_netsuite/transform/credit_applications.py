@@ -32,7 +32,7 @@ from lago_netsuite.transform.model import RECORD_COLUMNS, SKIP_COLUMNS, Transfor
 
 #: ``$requires`` in a body lists records that must be in NetSuite before it is sent; the loader
 #: checks them like ``{"$ref"}`` placeholders and strips the key (it is not part of the contract).
-REQUIRES = "$requires"
+REQUIRES = "$requires"  # the same key as lago_netsuite.load.refs.REQUIRES
 
 
 def application_ext(credit_lago_id: str) -> str:
