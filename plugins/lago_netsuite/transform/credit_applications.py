@@ -81,6 +81,8 @@ def split_credit_note_credits(h: pd.DataFrame, credits: pd.DataFrame, settings: 
 
 def application_records(apps: pd.DataFrame, h: pd.DataFrame) -> pd.DataFrame:
     """``action: "apply"`` records of the applications of invoices that passed the transform."""
+    if apps.empty or "external_id" not in h:
+        return _frame([])
     head = h.set_index("external_id")
     rows: list[dict[str, Any]] = []
     for key, credit_id, note_id, code, amount in apps[["key", "credit_id", "note_id", "code",
