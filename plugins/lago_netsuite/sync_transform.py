@@ -195,7 +195,8 @@ def _consumed_notes(invoices: list[dict[str, Any]]) -> set[str]:
     for inv in invoices:
         for credit in inv.get("credits") or []:
             item = credit.get("item") if isinstance(credit, dict) else None
-            if isinstance(item, dict) and item.get("type") == "credit_note" and isinstance(item.get("lago_item_id"), str):
+            note = item.get("lago_item_id") if isinstance(item, dict) else None
+            if isinstance(item, dict) and item.get("type") == "credit_note" and isinstance(note, str):
                 out.add(item["lago_item_id"])
     return out
 
@@ -217,9 +218,11 @@ def _credit_note_state(engine: sa.Engine, docs: dict[str, list[dict[str, Any]]],
         synced = {lid for lid, state in select_in(conn, [t.c.lago_id, t.c.state], t.c.lago_id, sorted(own),
                                                   t.c.kind == "creditnote") if state in (SYNCED, VOIDED)}
         voided = any(doc.get("credit_status") == "voided" for doc in docs["creditnote"])
-        applied = set() if not voided else {str(dep) for (deps,) in select_in(conn, [t.c.depends_on], t.c.kind, ["creditapply"],
-                                                      t.c.state.not_in((SKIPPED, QUARANTINED)))
-                   for dep in json.loads(deps or "[]") if str(dep).startswith("lago-creditnote-")}
+        applied: set[str] = set()
+        if voided:  # which of them already have applications booked (a voided one is then flagged)
+            rows = select_in(conn, [t.c.depends_on], t.c.kind, ["creditapply"], t.c.state.not_in((SKIPPED, QUARANTINED)))
+            applied = {str(dep) for (deps,) in rows for dep in json.loads(deps or "[]")
+                       if str(dep).startswith("lago-creditnote-")}
     applied = {a.removeprefix("lago-creditnote-") for a in applied} & own
     return CreditNoteState(line_booked=frozenset(line_booked), synced=frozenset(synced), applied=frozenset(applied))
 

@@ -157,7 +157,8 @@ def test_a_refund_is_a_customer_refund_applied_to_its_memo_once_it_succeeded(ent
     inv = build_invoice(InvoiceSpec(entity=entity, n=3))
     note = build_credit_note(inv, [Decimal(1)] * len(inv["fees"]), offset_fraction=Decimal(0), n=3)
     note["refund_amount_cents"] = note["total_amount_cents"] // 2
-    note["credit_amount_cents"] = note["balance_amount_cents"] = note["total_amount_cents"] - note["refund_amount_cents"]
+    credit = note["total_amount_cents"] - note["refund_amount_cents"]
+    note["credit_amount_cents"] = note["balance_amount_cents"] = credit
     note["refund_status"] = status
     m = mapping(billing_entities__acme_jp__refund_account="1010", options__refund_account="1000")
     from lago_netsuite.transform import TransformSettings, transform_documents

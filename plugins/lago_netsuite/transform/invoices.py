@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from lago_netsuite.money import exponents
-from lago_netsuite.transform import documents as docs
 from lago_netsuite.transform import credit_applications, resolve, taxes
+from lago_netsuite.transform import documents as docs
 from lago_netsuite.transform.frames import LagoFrames, column_problems, ints, is_int64, of_type, strings, sum_by
 from lago_netsuite.transform.mappings import Mappings
 from lago_netsuite.transform.model import TransformSettings
