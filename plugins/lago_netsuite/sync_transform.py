@@ -220,7 +220,8 @@ def _credit_note_state(engine: sa.Engine, docs: dict[str, list[dict[str, Any]]],
         voided = any(doc.get("credit_status") == "voided" for doc in docs["creditnote"])
         applied: set[str] = set()
         if voided:  # which of them already have applications booked (a voided one is then flagged)
-            rows = select_in(conn, [t.c.depends_on], t.c.kind, ["creditapply"], t.c.state.not_in((SKIPPED, QUARANTINED)))
+            rows = select_in(conn, [t.c.depends_on], t.c.kind, ["creditapply"],
+                             t.c.state.not_in((SKIPPED, QUARANTINED)))
             applied = {str(dep) for (deps,) in rows for dep in json.loads(deps or "[]")
                        if str(dep).startswith("lago-creditnote-")}
     applied = {a.removeprefix("lago-creditnote-") for a in applied} & own
