@@ -177,8 +177,9 @@ def test_credit_consumed_refunded_and_voided_books_balance(world_factory, backen
 
 def test_lago_lines_keeps_the_negative_credit_note_line(world_factory, tmp_path) -> None:
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(MAPPING.read_text().replace("  skip_zero_total: false", "  skip_zero_total: false\n"
-                                                   "  credit_notes: lago_lines"))
+    text = MAPPING.read_text()
+    assert "  credit_notes: apply" in text
+    mapping.write_text(text.replace("  credit_notes: apply", "  credit_notes: lago_lines"))
     world = world_factory(mapping=mapping)
     world.run("run-1")
     ns, ledger = world.records(), world.ledger()
