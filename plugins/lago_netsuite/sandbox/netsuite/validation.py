@@ -179,11 +179,11 @@ def check_invariant(
     allowed = {Decimal(e) for e in expected} if isinstance(expected, set | frozenset | tuple | list) else \
         {Decimal(expected)} if expected is not None else set()
     if expected is not None and totals.total not in allowed:
-        expected = " or ".join(sorted(str(e) for e in allowed)) if len(allowed) > 1 else next(iter(allowed))
+        shown = " or ".join(sorted(str(e) for e in allowed)) if len(allowed) > 1 else str(next(iter(allowed)))
         what = {"customerpayment": "payment", "customerrefund": "refund"}.get(record_type, "lines + tax")
         raise RecordFailure(
             "LAGO_TOTAL_MISMATCH",
-            f"{what} = {totals.total} but the Lago {kind} {lago_id} total is {expected}.",
+            f"{what} = {totals.total} but the Lago {kind} {lago_id} total is {shown}.",
         )
 
 
