@@ -49,14 +49,14 @@ class World:
         self.settings = {"mapping_file": str(mapping), "data_docs_dir": str(tmp / "docs"), "batch_size": 25,
                          "documents_per_load_task": 200, "load_parallelism": 1, "in_run_retry_seconds": 2}
 
-    def run(self, run_id: str) -> dict[str, Any]:
+    def run(self, run_id: str, window_from: date | None = None) -> dict[str, Any]:
         from lago_netsuite import pipeline
         from tests.reliability.harness import run_context
 
         ctx = run_context(run_id, self.settings, self.store_url)
         dates = [i["issuing_date"] for i in self.dataset.invoices] + [n["issuing_date"] for n in
                                                                       self.dataset.credit_notes]
-        window = (date.fromisoformat(min(dates)), date.fromisoformat(max(dates)) + timedelta(days=1))
+        window = (window_from or date.fromisoformat(min(dates)), date.fromisoformat(max(dates)) + timedelta(days=1))
         extracted = pipeline.extract(ctx, lago_conn_id="lago_default", window=window)
         plan = pipeline.transform(ctx, window=extracted.get("window"))
         for stage in ("customers", "invoices", "dependents", "applications"):
@@ -193,3 +193,21 @@ def test_lago_lines_keeps_the_negative_credit_note_line(world_factory, tmp_path)
         assert any(line["item"] == "404" and Decimal(str(line["amount"])) < 0 for line in lines)
     # refunds are booked in both modes
     assert any(r["type"] == "customerrefund" for r in ns.values())
+
+
+def test_a_consumed_credit_note_issued_before_the_window_is_fetched_and_applied(world_factory) -> None:
+    world = world_factory()
+    ds = world.dataset
+    issued = {n["lago_id"]: n["issuing_date"] for n in ds.credit_notes}
+    # the first invoice consuming a credit note issued on an earlier day: the window starts with it
+    early = [(i, c) for i, c in _consumed_credits(ds) if issued[c["item"]["lago_item_id"]] < i["issuing_date"]]
+    inv, credit = min(early, key=lambda pair: pair[0]["issuing_date"])
+    note_id = credit["item"]["lago_item_id"]
+    start = date.fromisoformat(inv["issuing_date"])
+    world.run("run-1", window_from=start)
+    ns, ledger = world.records(), world.ledger()
+    memo = ns[f"lago-creditnote-{note_id}"]  # fetched from Lago though issued before the window
+    invoice = ns[f"lago-invoice-{inv['lago_id']}"]
+    assert ledger[f"lago-creditapply-{credit['lago_id']}"].state == "synced"
+    assert Decimal(memo["applications"][invoice["id"]]) == to_major(credit["amount_cents"], inv["currency"])
+    assert Decimal(invoice["amount_remaining"]) == to_major(inv["total_due_amount_cents"], inv["currency"])
