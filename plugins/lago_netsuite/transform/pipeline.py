@@ -157,9 +157,9 @@ def _kind_run(kind: str, mappings: Mappings, settings: TransformSettings, synced
         # The records are built here, inside the isolation: a value no contract number can carry
         # (an amount beyond NetSuite's 15 significant digits) holds back its document, not the batch.
         out.records = _records(kind, [out], settings)
-        _mapped_fields(kind, out, docs, mappings)
         if out.extra_records is not None and len(out.extra_records):  # credit applications, refunds
             out.records = pd.concat([out.records, out.extra_records], ignore_index=True)
+        _mapped_fields(kind, out, docs, mappings)  # a customer refund gets its mapped fields too
         return out
     return run
 
