@@ -3,7 +3,8 @@
 Each run covers its data interval (widened by the look-back in the ``lago_netsuite_settings``
 Variable), so Airflow's own backfill (``airflow backfill create``) replays any range. A refresh of
 the catalog (the ``lago_netsuite_catalog`` asset) also triggers a run. Loading is mapped over
-groups of records — customers, then invoices, then credit notes, payments and voids — each task
+groups of records — customers, then invoices, then credit notes, payments and voids, then credit memo
+applications and customer refunds — each task
 named by the documents it carries and holding one slot of the ``netsuite_restlet`` pool. The
 report lists what was synced, what waits and what failed and why; the run fails when a document
 failed or was quarantined.

@@ -24,7 +24,7 @@ test('a POST logs one audit line with the counts and the written ids', () => {
     const audits = fake.logs.filter((entry) => entry.level === 'audit');
     expect(audits).toHaveLength(1);
     expect(JSON.parse(audits[0].details)).toEqual({
-        records: 2, created: 1, existing: 0, voided: 0, failed: 1, deferred: 0, usageLeft: 4960,
+        records: 2, created: 1, existing: 0, voided: 0, applied: 0, failed: 1, deferred: 0, usageLeft: 4960,
         written: [`${body.externalId}=${result.id}`],
     });
 });

@@ -126,14 +126,15 @@ def groups(plan: dict[str, Any], stage: str) -> list[dict[str, Any]]:
 
 
 def wire_sync(extracted: Any) -> None:  # XComArgs stand for the values at DAG definition time
-    """extract → transform → load customers → load invoices → load the rest → report (+ watcher)."""
+    """extract → transform → load customers → invoices → the rest → credit applications and refunds → report."""
     plan = transform(extracted)
     stages = []
-    for stage, trigger in (("customers", "all_success"), ("invoices", "none_failed"), ("dependents", "none_failed")):
+    for stage, trigger in (("customers", "all_success"), ("invoices", "none_failed"), ("dependents", "none_failed"),
+                           ("applications", "none_failed")):
         selected = groups.override(task_id=f"plan_{stage}")(plan, stage)  # type: ignore[arg-type]
         stages.append(
             load.override(task_id=f"load_{stage}", trigger_rule=trigger).expand(group=selected)
         )
     done = report()
-    stages[0] >> stages[1] >> stages[2] >> done
+    stages[0] >> stages[1] >> stages[2] >> stages[3] >> done
     [extracted, plan, *stages, done] >> watcher()

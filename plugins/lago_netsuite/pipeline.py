@@ -190,6 +190,7 @@ def transform(
         "customers": [g.as_dict() for g in plan[1]],
         "invoices": [g.as_dict() for g in plan[2]],
         "dependents": [g.as_dict() for g in plan[3]],
+        "applications": [g.as_dict() for g in plan[4]],
     }
 
 

@@ -45,6 +45,11 @@ def build_report(engine: Engine, run_id: str) -> dict[str, Any]:
             .where(t.c.state == WAITING, sa.or_(t.c.last_run_id.is_(None), t.c.last_run_id != run_id))
             .order_by(t.c.kind, t.c.number)
         ).all()
+        # Credit memos voided in Lago after part of them was used: the accountant reverses the rest.
+        flagged = conn.execute(
+            sa.select(e.c.external_id, e.c.message).where(e.c.run_id == run_id, e.c.code == "WARNING",
+                                                          e.c.message.like("ACCOUNTANT:%"))
+        ).all()
         synced_codes = {
             ext: code
             for ext, code in conn.execute(
@@ -72,6 +77,7 @@ def build_report(engine: Engine, run_id: str) -> dict[str, Any]:
         "by_kind": {k: {o: c[o] for o in OUTCOMES if c[o]} for k, c in sorted(by_kind.items())},
         "totals": {o: totals[o] for o in OUTCOMES},
         **problems,
+        "for_accountant": [{"external_id": f.external_id, "message": f.message} for f in flagged[:MAX_LISTED]],
         "ledger": state_counts(engine),
     }
 
@@ -102,6 +108,10 @@ def render_text(report: dict[str, Any]) -> str:
                          f"[{item.get('code')}] {item.get('reason')}")
         if len(items) > 25:
             lines.append(f"    … and {len(items) - 25} more (see the sync_ledger table)")
+    flagged = report.get("for_accountant") or []
+    if flagged:
+        lines.append(f"  FOR THE ACCOUNTANT: {len(flagged)}")
+        lines += [f"    - {f['external_id']}: {f['message']}" for f in flagged[:25]]
     return "\n".join(lines)
 
 

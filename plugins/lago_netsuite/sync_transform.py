@@ -169,9 +169,10 @@ def transform_pending(
         customer_source = _customer_hashes(engine, customer_ids)
         invoice_states = _ledger_states(engine, [d["lago_id"] for d in docs["invoice"] if d.get("lago_id")])
         synced = [lid for lid, (_, state) in invoice_states.items() if state in (SYNCED, VOIDED)]
+        notes = _credit_note_state(engine, docs, s.sync_start_date)
         result = transform_documents(invoices=docs["invoice"], credit_notes=docs["creditnote"],
                                      payments=docs["payment"], customers=customers, mappings=mappings,
-                                     settings=settings, synced_invoices=synced)
+                                     settings=settings, synced_invoices=synced, credit_note_state=notes)
         gate = run_gate(result, data_docs_dir=s.data_docs_path(), run_id=ctx.run_id)
         outcomes += _outcomes(gate, result, {**source, **customer_source})
         duplicates = _hold_duplicate_numbers(engine, outcomes)
@@ -186,6 +187,45 @@ def transform_pending(
         summary["customer_external_ids"] += [f"lago-customer-{c['lago_id']}" for c in customers if c.get("lago_id")]
         log.info("transformed %d documents: %s; ledger %s", len(chunk), result.counts(), counts.as_dict())
     return summary
+
+
+def _consumed_notes(invoices: list[dict[str, Any]]) -> set[str]:
+    """Lago ids of the credit notes whose credit these invoices consume (``credits`` of type credit_note)."""
+    out: set[str] = set()
+    for inv in invoices:
+        for credit in inv.get("credits") or []:
+            item = credit.get("item") if isinstance(credit, dict) else None
+            note = item.get("lago_item_id") if isinstance(item, dict) else None
+            if isinstance(item, dict) and item.get("type") == "credit_note" and isinstance(note, str):
+                out.add(item["lago_item_id"])
+    return out
+
+
+def _credit_note_state(engine: sa.Engine, docs: dict[str, list[dict[str, Any]]], start: str | None) -> Any:
+    """What the ledger and the store know of the credit notes this chunk consumes or carries."""
+    from lago_netsuite.transform.pipeline import CreditNoteState
+
+    consumed = _consumed_notes(docs["invoice"])
+    own = {d["lago_id"] for d in docs["creditnote"] if isinstance(d.get("lago_id"), str)}
+    d, t = schema.document, schema.ledger
+    line_booked: set[str] = set()
+    with engine.connect() as conn:
+        if start and consumed:
+            for lago_id, issued in select_in(conn, [d.c.lago_id, d.c.issuing_date], d.c.lago_id, sorted(consumed),
+                                             d.c.kind == "creditnote"):
+                if issued and str(issued)[:10] < start:
+                    line_booked.add(lago_id)
+        synced = {lid for lid, state in select_in(conn, [t.c.lago_id, t.c.state], t.c.lago_id, sorted(own),
+                                                  t.c.kind == "creditnote") if state in (SYNCED, VOIDED)}
+        voided = any(doc.get("credit_status") == "voided" for doc in docs["creditnote"])
+        applied: set[str] = set()
+        if voided:  # which of them already have applications booked (a voided one is then flagged)
+            rows = select_in(conn, [t.c.depends_on], t.c.kind, ["creditapply"],
+                             t.c.state.not_in((SKIPPED, QUARANTINED)))
+            applied = {str(dep) for (deps,) in rows for dep in json.loads(deps or "[]")
+                       if str(dep).startswith("lago-creditnote-")}
+    applied = {a.removeprefix("lago-creditnote-") for a in applied} & own
+    return CreditNoteState(line_booked=frozenset(line_booked), synced=frozenset(synced), applied=frozenset(applied))
 
 
 def _customer_external_id(kind: str, doc: dict[str, Any]) -> str | None:

@@ -189,7 +189,7 @@ def invoice_record(
     return record
 
 
-def payment_record(external_id: str = "lago-payment-1", *, customer: str = "100", payment: Any = 10,
+def payment_record(external_id: str = "lago-payment-1", *, customer: str = "100", payment: Any = 7.5,
                    doc: str = "1001", lago_id: str | None = None, currency: str = "1") -> dict[str, Any]:
     """A contract record for a customer payment applied to one invoice."""
     return {

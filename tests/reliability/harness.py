@@ -63,13 +63,20 @@ def expected_documents(dataset: Any) -> dict[str, tuple[str, Decimal | None]]:
     owners: set[str] = set()
     for inv in dataset.invoices:
         if inv["status"] == "finalized":
-            wanted[f"lago-invoice-{inv['lago_id']}"] = (
-                "invoice", money.to_major(int(inv["total_amount_cents"]), inv["currency"]))
+            # credit_notes: apply (the default): credit-note credits are memo applications, not lines
+            total = int(inv["total_amount_cents"]) + int(inv["credit_notes_amount_cents"])
+            wanted[f"lago-invoice-{inv['lago_id']}"] = ("invoice", money.to_major(total, inv["currency"]))
             owners.add(inv["customer"]["external_id"])
     for note in dataset.credit_notes:
+        used = int(note["offset_amount_cents"] or 0) + int(note["refund_amount_cents"] or 0)
+        if note.get("credit_status") == "voided" and not used:
+            continue  # voided before anything of it was used: never booked
         wanted[f"lago-creditnote-{note['lago_id']}"] = (
             "creditmemo", money.to_major(int(note["total_amount_cents"]), note["currency"]))
         owners.add(note["customer"]["external_id"])
+        if note["refund_amount_cents"] and note["refund_status"] == "succeeded":
+            wanted[f"lago-refund-{note['lago_id']}"] = (
+                "customerrefund", money.to_major(int(note["refund_amount_cents"]), note["currency"]))
     for pay in dataset.payments:
         if pay["payment_status"] == "succeeded":
             wanted[f"lago-payment-{pay['lago_id']}"] = (
@@ -321,7 +328,7 @@ class SyncBench:
             phases["extract"] = time.monotonic()
             plan = pipeline.transform(ctx, window=extracted.get("window"))
             phases["transform"] = time.monotonic()
-            stages = [plan["customers"], plan["invoices"], plan["dependents"]]
+            stages = [plan["customers"], plan["invoices"], plan["dependents"], plan.get("applications", [])]
             settings = {k: v for k, v in self.settings.items() if not k.startswith("_")}
             log_path = self.workdir / f"{run_id}.load.log"
             command = {"run_id": run_id, "store_url": self.store_url, "settings": settings, "env": env,
@@ -421,6 +428,9 @@ class SyncBench:
         stats.pop("recent", None)
         return stats
 
+    def assert_applications_once(self, ledger: dict[str, Any], by_ext: dict[str, dict[str, Any]]) -> None:
+        _assert_applications_once(self, ledger, by_ext)
+
     def assert_exactly_once(self) -> None:
         """Every eligible document in NetSuite once, nothing else; ledger in agreement; totals exact."""
         expected = expected_documents(self.dataset)
@@ -442,12 +452,41 @@ class SyncBench:
         states = Counter(r.state for r in ledger.values())
         assert set(states) <= set(FINAL_STATES), f"ledger rows not final: {dict(states)}"
         assert states.get("sent", 0) == 0, "rows left in 'sent'"
-        synced = {e: r.netsuite_id for e, r in ledger.items() if r.state == "synced"}
+        synced = {e: r.netsuite_id for e, r in ledger.items() if r.state == "synced" and r.kind != "creditapply"}
         assert synced == {e: r["id"] for e, r in by_ext.items()}, "the ledger disagrees with NetSuite"
+        self.assert_applications_once(ledger, by_ext)
+        credit = {f"lago-invoice-{i['lago_id']}": money.to_major(int(i["credit_notes_amount_cents"]), i["currency"])
+                  for i in self.dataset.invoices}  # the ledger keeps Lago's own total
         ledger_totals = [e for e, (_, total) in expected.items() if total is not None
                          and ledger[e].total_minor is not None
-                         and money.to_major(int(ledger[e].total_minor), ledger[e].currency) != total]
+                         and money.to_major(int(ledger[e].total_minor), ledger[e].currency)
+                         != total - credit.get(e, 0)]
         assert not ledger_totals, f"ledger totals differ from Lago's: {ledger_totals[:5]}"
+
+
+def _assert_applications_once(bench: Any, ledger: dict[str, Any], by_ext: dict[str, dict[str, Any]]) -> None:
+    """Every credit consumed in Lago is one synced application of exactly its amount on its memo,
+    and every invoice's amount due in NetSuite equals Lago's (a credit applied twice would not)."""
+    from tests.plugins.books import invoice_dues
+
+    for inv in bench.dataset.invoices:
+        if inv["status"] != "finalized":
+            continue
+        for credit in inv.get("credits") or []:
+            if credit["item"]["type"] != "credit_note":
+                continue
+            row = ledger[f"lago-creditapply-{credit['lago_id']}"]
+            memo = by_ext[f"lago-creditnote-{credit['item']['lago_item_id']}"]
+            invoice = by_ext[f"lago-invoice-{inv['lago_id']}"]
+            assert row.state == "synced" and row.netsuite_id == memo["id"], (row.external_id, row.state)
+            assert Decimal(memo["applications"][invoice["id"]]) == money.to_major(int(credit["amount_cents"]),
+                                                                                  inv["currency"])
+    applications = [e for e in ledger if e.startswith("lago-creditapply-")]
+    consumed = [c for i in bench.dataset.invoices if i["status"] == "finalized" for c in i.get("credits") or []
+                if c["item"]["type"] == "credit_note"]
+    assert len(applications) == len(consumed)
+    dues = [d for d in invoice_dues(bench.dataset.invoices, by_ext) if d[1] != d[2]]
+    assert not dues, f"{len(dues)} invoices whose amount due differs from Lago's: {dues[:5]}"
 
 
 def connection_env(lago_url: str, netsuite_url: str | None, store_url: str, *, lago_client_rps: float = 45,

@@ -258,8 +258,8 @@ def test_oracle_checks_lines_plus_tax_exactly(netsuite_sandbox_factory):
     assert [r["status"] for r in answered] == ["created", "failed", "created", "created"]
     assert answered[1]["error"] == {
         "code": "LAGO_TOTAL_MISMATCH", "message": "lines + tax = 0.46 but the Lago invoice i2 total is 0.45."}
-    payments = [payment_record("lago-payment-p1", payment=10, doc=answered[0]["id"]),
-                payment_record("lago-payment-p1", payment=9.99, doc=answered[0]["id"])]
+    payments = [payment_record("lago-payment-p1", payment=10, doc=answered[2]["id"]),
+                payment_record("lago-payment-p1", payment=9.99, doc=answered[2]["id"])]
     assert one(sandbox.post({"records": payments[1:]}))[1] == "LAGO_TOTAL_MISMATCH"
     assert one(sandbox.post({"records": payments[:1]}))[0] == "created"
 

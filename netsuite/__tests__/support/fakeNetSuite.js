@@ -20,16 +20,18 @@ const transaction = require('N/transaction');
 const { FakeRecord, requireArguments, suiteScriptError } = require('./fakeRecord');
 
 const RESTLET = 'SuiteScripts/LagoNetSuiteSync/lago_netsuite_restlet';
-const TRANSACTION_TYPES = new Set(['invoice', 'salesorder', 'creditmemo', 'customerpayment']);
+const TRANSACTION_TYPES = new Set(['invoice', 'salesorder', 'creditmemo', 'customerpayment', 'customerrefund']);
 const TOTALLED_TYPES = new Set(['invoice', 'salesorder', 'creditmemo']);
 const SEARCH_COLUMNS = new Set(['internalid', 'externalid', 'voided']);
-const UNITS = { search: 10, create: [10, 5], save: [20, 10], void: 10 };
+const UNITS = { search: 10, create: [10, 5], save: [20, 10], void: 10, load: [10, 5] };
 
 const referenceError = (field, value) => suiteScriptError('INVALID_KEY_OR_REF', `Invalid ${field} reference key ${value}.`);
 const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
 const isTransaction = (type) => TRANSACTION_TYPES.has(type);
 /** The body field holding a transaction's customer: `customer` on a payment, `entity` elsewhere. */
-const customerField = (type) => (type === 'customerpayment' ? 'customer' : 'entity');
+const customerField = (type) => (type === 'customerpayment' || type === 'customerrefund' ? 'customer' : 'entity');
+// Amounts in millionths (exact for every currency's decimals).
+const micro = (value) => Math.round(Number(value) * 1e6);
 const clone = (value) => (value instanceof Date ? new Date(value.getTime())
     : Array.isArray(value) ? value.map(clone)
         : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clone(v)]))
@@ -126,6 +128,83 @@ class FakeAccount {
             && (stored.fields.entity === undefined || String(stored.fields.entity) === String(customer)));
     }
 
+    // ---- contract 2: amounts remaining, credit memos loaded and applied, customer refunds ------
+
+    /** Credit memos of the customer that are not voided: what a customer refund's apply list shows. */
+    openMemos(customer) {
+        return this.stored.filter((stored) => stored.type === 'creditmemo' && !stored.voided
+            && String(stored.fields.entity) === String(customer));
+    }
+
+    /** What other records' applied apply lines take from record `id` (excluding record `exceptId`). */
+    appliedTo(id, exceptId) {
+        return this.stored.filter((stored) => !stored.voided && stored.id !== exceptId)
+            .reduce((sum, stored) => sum + (stored.sublists.apply || [])
+                .filter((row) => row.apply === true && String(row.doc) === String(id))
+                .reduce((rowSum, row) => rowSum + micro(row.amount), 0), 0);
+    }
+
+    /** Amount due on an invoice / unapplied on a memo, in millionths (null when its total is unknown). */
+    remainingMicro(stored, exceptId) {
+        if (stored.total === undefined) {
+            return null;
+        }
+        if (stored.voided) {
+            return 0;
+        }
+        const own = stored.type === 'creditmemo' && stored.id !== exceptId ? (stored.sublists.apply || [])
+            .filter((row) => row.apply === true).reduce((sum, row) => sum + micro(row.amount), 0) : 0;
+        return micro(stored.total) - this.appliedTo(stored.id, exceptId) - own;
+    }
+
+    /** The apply list NetSuite shows a record of `type` for `customer`, with each document's `due`. */
+    applyList(type, customer, exceptId) {
+        const docs = type === 'customerrefund' ? this.openMemos(customer) : this.openInvoices(customer);
+        return docs.map((doc) => {
+            const left = this.remainingMicro(doc, exceptId);
+            const row = { doc: doc.id, internalid: doc.id, apply: false, amount: null };
+            return left === null ? row : { ...row, due: left / 1e6 };
+        });
+    }
+
+    /** record.load: a draft of a stored record, its apply list as NetSuite lists it now. */
+    loadRecord(options) {
+        requireArguments('record.load', options, ['type', 'id']);
+        this.charge(UNITS.load[isTransaction(options.type) ? 0 : 1], `record.load(${options.type})`);
+        const stored = this.stored.find((candidate) => candidate.type === options.type && candidate.id === String(options.id));
+        if (!stored) {
+            throw suiteScriptError('RCRD_DSNT_EXIST', 'That record does not exist.');
+        }
+        const draft = new FakeRecord(this, stored.type, options.isDynamic, {});
+        draft.fields = clone(stored.fields);
+        draft.sublists = clone(stored.sublists);
+        draft.loadedFrom = stored;
+        const applied = new Map((stored.sublists.apply || []).filter((row) => row.apply === true)
+            .map((row) => [String(row.doc), row.amount]));
+        draft.sublists.apply = this.applyList(stored.type, stored.fields[customerField(stored.type)], stored.id)
+            .map((row) => (applied.has(String(row.doc)) ? { ...row, apply: true, amount: applied.get(String(row.doc)) } : row));
+        const unapplied = this.remainingMicro(stored);
+        if (unapplied !== null) {
+            draft.fields.unapplied = unapplied / 1e6;
+        }
+        this.drafts.push(draft);
+        return draft;
+    }
+
+    /** NetSuite refuses to apply more than is due on a document, or a memo to more than its total. */
+    checkApplied(draft, total) {
+        const rows = (draft.sublists.apply || []).filter((row) => row.apply === true);
+        rows.forEach((row) => {
+            if (row.due !== undefined && micro(row.amount) > micro(row.due)) {
+                throw suiteScriptError('USER_ERROR', `The amount ${row.amount} exceeds what is due on ${row.doc}.`);
+            }
+        });
+        if (draft.type === 'creditmemo' && total !== undefined
+            && rows.reduce((sum, row) => sum + micro(row.amount), 0) > micro(total)) {
+            throw suiteScriptError('USER_ERROR', 'The applied amounts exceed the credit memo total.');
+        }
+    }
+
     createRecord(options) {
         requireArguments('record.create', options, ['type']);
         if (!['customer', ...TRANSACTION_TYPES].includes(options.type)) {
@@ -183,6 +262,17 @@ class FakeAccount {
         }
     }
 
+    /** A document's total (item lines + tax), or undefined for types NetSuite keeps no balance on. */
+    totalOf(draft) {
+        if (!TOTALLED_TYPES.has(draft.type)) {
+            return undefined;
+        }
+        const sum = (rows, fieldId) => (rows || []).reduce((total, row) => total + micro(row[fieldId] || 0), 0);
+        const taxRows = draft.sublists.taxdetails || [];
+        const tax = taxRows.length > 0 ? sum(taxRows, 'taxamount') : micro(draft.fields.taxamountoverride || 0);
+        return (sum(draft.sublists.item, 'amount') + tax) / 1e6;
+    }
+
     checkTotal(draft) {
         if (!TOTALLED_TYPES.has(draft.type)) {
             return;
@@ -205,6 +295,14 @@ class FakeAccount {
         this.checkReferences(draft);
         this.checkRequired(draft, options);
         this.checkTotal(draft);
+        const total = this.totalOf(draft);
+        this.checkApplied(draft, total);
+        if (draft.loadedFrom) {  // a loaded record saved again: the same record, changed
+            draft.loadedFrom.fields = clone(draft.fields);
+            draft.loadedFrom.sublists = clone(draft.sublists);
+            draft.loadedFrom.lastModified = this.stamp();
+            return Number(draft.loadedFrom.id);
+        }
         const externalId = draft.fields.externalid;
         if (externalId !== undefined && this.find(draft.type, externalId)) {
             throw suiteScriptError('DUP_RCRD', 'This record already exists.');
@@ -216,7 +314,7 @@ class FakeAccount {
         this.nextId += 1;
         this.stored.push({
             type: draft.type, id, externalId, voided: false, fields: clone(draft.fields), sublists: clone(draft.sublists),
-            lastModified: this.stamp(),
+            lastModified: this.stamp(), total,
         });
         return Number(id); // NetSuite answers the new internal id as a number
     }
@@ -429,6 +527,7 @@ function install(setup = {}) {
         getParameter: ({ name }) => (has(account.parameters, name) ? account.parameters[name] : null),
     }));
     record.create.mockImplementation((options) => account.createRecord(options));
+    record.load.mockImplementation((options) => account.loadRecord(options));
     search.create.mockImplementation((options) => account.createSearch(options));
     transaction.void.mockImplementation((options) => account.voidTransaction(options));
     query.runSuiteQL.mockImplementation((options) => account.runSuiteQL(options));

@@ -1,6 +1,6 @@
 // A record being built, as the fake record.create returns it: body fields, sublists and the
 // standard / dynamic mode rules of NetSuite's Record object (see fakeNetSuite.js).
-const APPLYING_TYPES = new Set(['creditmemo', 'customerpayment']);
+const APPLYING_TYPES = new Set(['creditmemo', 'customerpayment', 'customerrefund']);
 const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
 const DATE_FIELDS = new Set(['trandate', 'duedate', 'custcol_service_period_date_from', 'custcol_service_period_date_to']);
 
@@ -38,7 +38,8 @@ class FakeRecord {
         this.trace = [];
         Object.entries(defaultValues || {}).forEach(([fieldId, value]) => {
             // A payment initialised with its customer holds it in its `customer` field.
-            this.fields[fieldId === 'entity' && type === 'customerpayment' ? 'customer' : fieldId] = value;
+            const onCustomer = type === 'customerpayment' || type === 'customerrefund';
+            this.fields[fieldId === 'entity' && onCustomer ? 'customer' : fieldId] = value;
         });
         if (APPLYING_TYPES.has(type) && defaultValues && defaultValues.entity !== undefined) {
             this.loadApplyList(defaultValues.entity);
@@ -47,8 +48,7 @@ class FakeRecord {
 
     /** The customer's open invoices, as NetSuite lists them once the record knows the customer. */
     loadApplyList(customer) {
-        this.sublists.apply = this.account.openInvoices(customer)
-            .map((invoice) => ({ doc: invoice.id, internalid: invoice.id, apply: false, amount: null }));
+        this.sublists.apply = this.account.applyList(this.type, customer);
     }
 
     requireMode(method, dynamic) {

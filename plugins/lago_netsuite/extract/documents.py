@@ -57,8 +57,11 @@ def _window_params(window_from: dt.date, window_to: dt.date) -> dict[str, str]:
 def extract_invoices(
     hook: LagoHook, engine: Engine, window_from: dt.date, window_to: dt.date, counts: ExtractCounts,
     *, run_id: str | None, workers: int,
-) -> None:
-    """List invoices issued in the window; fetch and store the new or changed ones in full."""
+) -> set[str]:
+    """List invoices issued in the window; fetch and store the new or changed ones in full.
+
+    Returns the Lago ids of the credit notes whose credit the fetched invoices consume.
+    """
     listed: dict[str, dict[str, Any]] = {}
     params: dict[str, Any] = {**_window_params(window_from, window_to), "statuses[]": list(INVOICE_STATUSES)}
     malformed: list[Any] = []
@@ -73,14 +76,52 @@ def extract_invoices(
     counts.listed["invoice"] = len(listed)
     known = documents.known_versions(engine, "invoice", listed)
     to_fetch = [lid for lid, inv in listed.items() if lid not in known or known[lid] != inv.get("updated_at")]
-    _fetch_and_store_invoices(hook, engine, to_fetch, counts, run_id=run_id, workers=workers)
+    return _fetch_and_store_invoices(hook, engine, to_fetch, counts, run_id=run_id, workers=workers)
+
+
+def consumed_credit_notes(invoice: Any) -> set[str]:
+    """Lago ids of the credit notes an invoice consumes credit from (``credits`` of type credit_note)."""
+    out: set[str] = set()
+    for credit in (invoice.get("credits") if isinstance(invoice, dict) else None) or []:
+        item = credit.get("item") if isinstance(credit, dict) else None
+        note = item.get("lago_item_id") if isinstance(item, dict) else None
+        if isinstance(item, dict) and item.get("type") == "credit_note" and isinstance(note, str) and note:
+            out.add(note)
+    return out
+
+
+def fetch_consumed_credit_notes(
+    hook: LagoHook, engine: Engine, lago_ids: set[str], counts: ExtractCounts, *, run_id: str | None,
+) -> list[dict[str, Any]]:
+    """Fetch credit notes whose credit an extracted invoice consumes but that were never extracted.
+
+    A credit note issued before the window is synced first, as a payment brings its invoice along,
+    so the invoice's credit memo application can be made (one issued before the sync start date is
+    skipped by the transform, and its credit becomes a line on the invoice, with a warning).
+    """
+    from lago_netsuite.hooks.errors import NotFoundError
+
+    fetched: list[dict[str, Any]] = []
+    for lago_id in sorted(lago_ids - set(documents.known_versions(engine, "creditnote", lago_ids))):
+        try:
+            fetched.append(hook.get(f"/credit_notes/{lago_id}")["credit_note"])
+        except NotFoundError:
+            counts.errors.append(f"credit note {lago_id} is consumed by an invoice but Lago does not show it; "
+                                 "the invoice's credit application waits")
+    counts.detail_fetches += len(fetched)
+    if fetched:
+        stored = counts.stored.setdefault("creditnote", {"inserted": 0, "changed": 0, "unchanged": 0})
+        for key, value in documents.store_documents(engine, "creditnote", fetched, run_id=run_id).as_dict().items():
+            stored[key] = stored.get(key, 0) + value
+    return fetched
 
 
 def _fetch_and_store_invoices(
     hook: LagoHook, engine: Engine, lago_ids: list[str], counts: ExtractCounts, *, run_id: str | None, workers: int
-) -> None:
+) -> set[str]:
     stored = counts.stored.setdefault("invoice", {"inserted": 0, "changed": 0, "unchanged": 0})
     batch: list[dict[str, Any]] = []
+    consumed: set[str] = set()
 
     def flush() -> None:
         result = documents.store_documents(engine, "invoice", batch, run_id=run_id)
@@ -91,10 +132,12 @@ def _fetch_and_store_invoices(
     for invoice in hook.fetch_invoices(lago_ids, max_workers=workers):
         counts.detail_fetches += 1
         batch.append(invoice)
+        consumed |= consumed_credit_notes(invoice)
         if len(batch) >= 200:  # bounded memory on a large backfill
             flush()
     if batch:
         flush()
+    return consumed
 
 
 def extract_credit_notes(
@@ -237,10 +280,13 @@ def extract_window(
     """Extract every document kind in scope for an issuing-date window (both ends inclusive)."""
     counts = ExtractCounts()
     referencing: list[dict[str, Any]] = []
+    consumed: set[str] = set()
     if "invoice" in kinds:
-        extract_invoices(hook, engine, window_from, window_to, counts, run_id=run_id, workers=workers)
+        consumed = extract_invoices(hook, engine, window_from, window_to, counts, run_id=run_id, workers=workers)
     if "creditnote" in kinds:
         referencing += extract_credit_notes(hook, engine, window_from, window_to, counts, run_id=run_id)
+        if consumed:
+            referencing += fetch_consumed_credit_notes(hook, engine, consumed, counts, run_id=run_id)
     if "payment" in kinds:
         referencing += extract_payments(hook, engine, window_from, counts, run_id=run_id)
     if referencing:

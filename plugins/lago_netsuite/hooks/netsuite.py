@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
 MAX_BATCH = 500
 MAX_LOOKUP_IDS = 100
-RESULT_STATUSES = frozenset({"created", "existing", "voided", "failed", "deferred"})
+RESULT_STATUSES = frozenset({"created", "existing", "voided", "applied", "failed", "deferred"})
+#: The RESTlet contract this loader speaks (docs/restlet-contract.md); an older script is refused.
+CONTRACT_VERSION = 2
 # Per-record codes the contract calls transient: send the record again in a later call.
 TRANSIENT_CODES = frozenset({"RCRD_HAS_BEEN_CHANGED", "SSS_REQUEST_LIMIT_EXCEEDED", "UNEXPECTED_ERROR"})
 REQUIRED_EXTRAS = (
@@ -152,6 +154,7 @@ class NetSuiteRestletHook(BaseHook):
         self._settings: NetSuiteSettings | None = None
         self._session: requests.Session | None = None
         self._auth: OAuth1 | None = None
+        self._contract_ok = False
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -215,6 +218,36 @@ class NetSuiteRestletHook(BaseHook):
         log.info("NetSuite POST %s: %d records -> %s", RESTLET_PATH, len(records),
                  dict(Counter(r.status for r in results)))
         return results
+
+    def contract_version(self) -> int:
+        """The contract version the deployed RESTlet speaks (``GET ...&version=1``).
+
+        A script older than contract 2 does not know the question: it answers 400 (a GET without
+        ``type``) or something without ``contract``; that is version 1.
+        """
+        try:
+            payload = self._request("GET", {"version": "1"}, None, idempotent=True)
+        except RequestRejectedError:
+            return 1
+        version = payload.get("contract") if isinstance(payload, dict) else None
+        return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
+    def ensure_contract(self) -> None:
+        """Refuse to send anything to a RESTlet older than the contract this loader speaks (once per hook).
+
+        Raises:
+            ConfigurationError: the script answers an older contract version; names both versions.
+        """
+        if self._contract_ok:
+            return
+        version = self.contract_version()
+        if version < CONTRACT_VERSION:
+            raise ConfigurationError(
+                f"the deployed RESTlet speaks contract {version} but this loader needs contract {CONTRACT_VERSION} "
+                "(credit memo applications and customer refunds); deploy the SuiteScript of this release "
+                "(netsuite/, see netsuite/README.md) before syncing", conn_id=self.netsuite_conn_id,
+                endpoint=self._endpoint("GET"))
+        self._contract_ok = True
 
     def lookup(self, record_type: str, external_ids: list[str]) -> dict[str, str | None]:
         """Map each externalId to its NetSuite internal id, or None when NetSuite has no such record."""
@@ -361,7 +394,7 @@ class NetSuiteRestletHook(BaseHook):
                 raise OutcomeUnknownError(f"result {position} does not answer record {ext}", **context)
             status, record_id = result["status"], result.get("id")
             has_id = isinstance(record_id, str) and bool(record_id)
-            if status in ("created", "existing", "voided") and not has_id:
+            if status in ("created", "existing", "voided", "applied") and not has_id:
                 raise OutcomeUnknownError(f"result {position} ({status}) has no internal id", **context)
             raw_error = result.get("error")
             error = raw_error if isinstance(raw_error, dict) else {}

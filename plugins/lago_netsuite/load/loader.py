@@ -212,6 +212,13 @@ class GroupLoader:
         return out, unchanged
 
     def _send(self, ready: list[tuple[LedgerRow, dict[str, Any]]], *, mark_sent: bool = True) -> None:
+        ensure = getattr(self.hook, "ensure_contract", None)
+        if callable(ensure):
+            try:  # a RESTlet older than this loader's contract gets nothing (asked once per hook)
+                ensure()
+            except Exception:
+                claims.release(self.engine, [row.external_id for row, _ in ready], self.owner)
+                raise
         if mark_sent:  # committed before the call: a crash from here on leaves 'sent', never a loss
             claims.transition(
                 self.engine,
@@ -268,6 +275,9 @@ class GroupLoader:
             elif status == "voided":
                 transitions.append(Transition(row.external_id, SENT, VOIDED, status, None, res.id))
                 self.stats.voided += 1
+            elif status == "applied":  # a credit memo application: the memo now carries it
+                transitions.append(Transition(row.external_id, SENT, SYNCED, status, None, res.id))
+                self.stats.created += 1
             elif status == "deferred":
                 self.stats.deferred += 1
                 transitions.append(
@@ -313,11 +323,12 @@ class GroupLoader:
     def _resolve_unknown(self, rows: list[LedgerRow]) -> None:
         """Look records up in NetSuite; found → synced, missing → pending; a void is just resent."""
         transitions: list[Transition] = []
-        creates = [r for r in rows if r.action != "void"]
+        creates = [r for r in rows if r.action not in ("void", "apply")]
         for r in rows:
-            if r.action == "void":  # voiding is idempotent: send it again
+            # A void and an application (a state, never an increment) are idempotent: send them again.
+            if r.action in ("void", "apply"):
                 transitions.append(Transition(r.external_id, SENT, PENDING, "OUTCOME_UNKNOWN",
-                                              "void outcome unknown; it is sent again",
+                                              f"{r.action} outcome unknown; it is sent again",
                                               values={"next_attempt_at": None}, keep_lease=True))
                 r.state = PENDING
         by_type: dict[str, list[LedgerRow]] = {}

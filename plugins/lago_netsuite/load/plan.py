@@ -1,7 +1,8 @@
 """Split the sendable ledger rows into the groups a run's mapped load tasks carry.
 
 Stage 1 holds customers, stage 2 invoices and sales orders, stage 3 what depends on them (credit
-memos, payments, voids), so NetSuite sees a customer before its first document and an invoice
+memos, payments, voids), stage 4 what needs a credit memo in NetSuite (its applications to later
+invoices, customer refunds), so NetSuite sees a customer before its first document and an invoice
 before its payment and its credit memo. Each group is a few hundred records — several RESTlet
 batches — because a task instance costs seconds of scheduling; the number of groups of a stage is
 a multiple of the pool's slots, so no wave of load tasks runs half empty, and stays under
@@ -23,16 +24,22 @@ from lago_netsuite.ledger import schema
 from lago_netsuite.ledger.claims import SENDABLE
 from lago_netsuite.ledger.upsert import utcnow
 
-STAGES = {1: "customers", 2: "invoices", 3: "credit notes, payments and voids"}
-MAX_GROUPS_PER_STAGE = 300  # three stages stay well under [core] max_map_length (1024)
+STAGES = {1: "customers", 2: "invoices", 3: "credit notes, payments and voids",
+          4: "credit memo applications and customer refunds"}
+#: Records that need a credit memo (and an invoice) already in NetSuite: they load last.
+STAGE_4_KINDS = frozenset({"creditapply", "refund"})
+MAX_GROUPS_PER_STAGE = 250  # four stages stay under [core] max_map_length (1024)
 _KIND_WORDS = {"customer": "customers", "invoice": "invoices", "salesorder": "sales orders",
-               "creditnote": "credit notes", "payment": "payments"}
+               "creditnote": "credit notes", "payment": "payments", "creditapply": "credit applications",
+               "refund": "refunds"}
 
 
 def stage_of(kind: str, action: str) -> int:
     """The stage a record loads in."""
     if kind == "customer":
         return 1
+    if kind in STAGE_4_KINDS:
+        return 4
     if kind in ("invoice", "salesorder") and action != "void":
         return 2
     return 3
@@ -108,6 +115,8 @@ def plan_groups(
     t = schema.ledger
     now = now or utcnow()
     scope = set(kinds) | ({"salesorder"} if "invoice" in kinds else set())
+    if "invoice" in kinds or "creditnote" in kinds:
+        scope |= STAGE_4_KINDS
     query = (
         sa.select(t.c.external_id, t.c.kind, t.c.action, t.c.number, t.c.lago_id)
         .where(t.c.state.in_(SENDABLE), t.c.kind.in_(scope),
@@ -119,10 +128,10 @@ def plan_groups(
     if only is not None:
         wanted = set(only)
         rows = [r for r in rows if r.external_id in wanted]
-    by_stage: dict[int, list[Any]] = {1: [], 2: [], 3: []}
+    by_stage: dict[int, list[Any]] = {1: [], 2: [], 3: [], 4: []}
     for r in rows:
         by_stage[stage_of(r.kind, r.action)].append(r)
-    plan: dict[int, list[GroupRef]] = {1: [], 2: [], 3: []}
+    plan: dict[int, list[GroupRef]] = {1: [], 2: [], 3: [], 4: []}
     inserts: list[dict[str, Any]] = []
     for stage, stage_rows in by_stage.items():
         count = group_count(len(stage_rows), per_group, lanes=lanes, batch_size=batch_size)

@@ -49,9 +49,16 @@ def iter_refs(node: Any) -> Iterator[dict[str, Any]]:
             yield from iter_refs(value)
 
 
+#: A body key listing records that must be in NetSuite before it is sent, though the body names
+#: them by externalId rather than internal id (a credit memo application names its memo by
+#: ``memoExternalId``). Checked like a reference, then removed: it is not part of the contract.
+REQUIRES = "$requires"
+
+
 def referenced_ids(body: Mapping[str, Any]) -> list[str]:
-    """The externalIds a record body refers to."""
-    return list(dict.fromkeys(str(ref["$ref"]) for ref in iter_refs(body)))
+    """The externalIds a record body refers to (placeholders and ``$requires``)."""
+    required = [str(r) for r in body.get(REQUIRES) or []] if isinstance(body, Mapping) else []
+    return list(dict.fromkeys([*(str(ref["$ref"]) for ref in iter_refs(body)), *required]))
 
 
 def resolve(body: Mapping[str, Any], known: Mapping[str, tuple[str, str | None]]) -> Resolution:
@@ -92,6 +99,8 @@ def resolve(body: Mapping[str, Any], known: Mapping[str, tuple[str, str | None]]
             return kept
         return node
 
+    for ext in [str(r) for r in out.pop(REQUIRES, None) or []]:
+        walk({"$ref": ext})
     out = walk(out)
     # a sublist left empty by a dropped optional line goes too
     for key in ("lines",):

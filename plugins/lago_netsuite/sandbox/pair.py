@@ -54,18 +54,34 @@ def mapping_references(mapping_path: Path) -> tuple[set[str], dict[str, str], se
     return items, currencies, subsidiaries
 
 
-def lago_totals_oracle(lago_app: Any) -> Callable[[str, str], Decimal | None]:
-    """``expected_totals(kind, lago_id)`` answering from the Lago sandbox's live documents."""
+def lago_totals_oracle(lago_app: Any) -> Callable[[str, str], Decimal | frozenset[Decimal] | None]:
+    """``expected_totals(kind, lago_id)`` answering from the Lago sandbox's live documents.
+
+    An invoice may total Lago's total (its credit-note credits as negative lines, ``credit_notes:
+    lago_lines``) or Lago's total plus the credit-note credits booked as memo applications
+    (``apply``; all of them, or all but those of credit notes never synced): the answer is the set
+    of those totals. A customer refund answers its credit note's ``refund_amount_cents``.
+    """
     state = lago_app.state.sandbox
 
-    def expected_total(kind: str, lago_id: str) -> Decimal | None:
-        collection = _COLLECTION.get(kind)
+    def expected_total(kind: str, lago_id: str) -> Decimal | frozenset[Decimal] | None:
+        collection = "credit_notes" if kind == "refund" else _COLLECTION.get(kind)
         doc = state.collections[collection].by_id(lago_id) if collection else None
         if doc is None:
             return None
         if kind == "payment":
             return money.to_major(int(doc["amount_cents"]), doc["amount_currency"])
-        return money.to_major(int(doc["total_amount_cents"]), doc["currency"])
+        if kind == "refund":
+            return money.to_major(int(doc.get("refund_amount_cents") or 0), doc["currency"])
+        total = int(doc["total_amount_cents"])
+        if kind == "invoice":
+            credits = [int(c["amount_cents"]) for c in doc.get("credits") or []
+                       if isinstance(c, dict) and (c.get("item") or {}).get("type") == "credit_note"][:8]
+            sums = {0}
+            for amount in credits:
+                sums |= {s + amount for s in sums}
+            return frozenset(money.to_major(total + s, doc["currency"]) for s in sums)
+        return money.to_major(total, doc["currency"])
 
     return expected_total
 

@@ -9,11 +9,13 @@ never reaches NetSuite the loader drops the apply line and the memo stays as cus
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
 from lago_netsuite.money import exponents
+from lago_netsuite.transform import credit_applications, resolve, taxes
 from lago_netsuite.transform import documents as docs
-from lago_netsuite.transform import resolve, taxes
 from lago_netsuite.transform.frames import LagoFrames, column_problems, ints, of_type, strings
 from lago_netsuite.transform.frames import sum_by as _sum_by
 from lago_netsuite.transform.invoices import _ints, check_totals, finish, legacy_tax
@@ -54,8 +56,13 @@ def _items(fr: LagoFrames, h: pd.DataFrame, names: pd.Series, issues: docs.Issue
     return f.reset_index(drop=True)
 
 
-def transform_credit_notes(fr: LagoFrames, mappings: Mappings, settings: TransformSettings) -> docs.KindOutput:
-    """Credit notes -> header, item/apply line and tax frames."""
+def transform_credit_notes(fr: LagoFrames, mappings: Mappings, settings: TransformSettings,
+                           synced: Collection[str] = (), applied: Collection[str] = ()) -> docs.KindOutput:
+    """Credit notes -> header, item/apply line and tax frames; refunds; voids of voided memos.
+
+    ``synced``: Lago ids of credit notes already in NetSuite; ``applied``: those with credit
+    applications booked (a voided one of those cannot simply be voided in NetSuite).
+    """
     issues = docs.Issues("creditnote")
     h = fr.credit_notes.drop_duplicates("lago_id", keep="last").copy()
     h["key"] = "lago-creditnote-" + h["lago_id"]
@@ -69,6 +76,7 @@ def transform_credit_notes(fr: LagoFrames, mappings: Mappings, settings: Transfo
                   "coupons_adjustment_amount_cents", "offset_amount_cents"],
               ("number", "currency", "billing_entity_code", "lago_invoice_id", "issuing_date", "customer_lago_id"))
     h["exponent"] = h["currency"].map(exponents(list(h["currency"].dropna().unique()))).fillna(2).astype("int64")
+    h, voids = _voided(h, set(synced), set(applied), issues)
     items = _items(fr, h, names, issues)
     cn_taxes = fr.cn_taxes.assign(key="lago-creditnote-" + fr.cn_taxes["credit_note_id"].astype(str))
     cn_taxes = cn_taxes[cn_taxes["key"].isin(h["key"])]
@@ -105,9 +113,42 @@ def transform_credit_notes(fr: LagoFrames, mappings: Mappings, settings: Transfo
     item_lines = pd.concat([lines, disc], ignore_index=True)
     check_totals(h, item_lines, tax_rows, settings.tax_mode, issues)
     apply = _apply_lines(h, settings, issues)
-    return finish("creditnote", issues, ident, h, pd.concat([item_lines, apply], ignore_index=True), tax_rows,
-                  pd.DataFrame(columns=["external_id", "kind", "record_type", "lago_id", "number"]),
-                  keep_cols=["doc", "apply"])
+    out = finish("creditnote", issues, ident, h, pd.concat([item_lines, apply], ignore_index=True), tax_rows,
+                 voids, keep_cols=["doc", "apply"])
+    out.extra_records, skipped = credit_applications.refund_records(out.headers, settings, mappings.refund_accounts)
+    if len(skipped):
+        out.skipped = pd.concat([out.skipped, skipped], ignore_index=True)
+    return out
+
+
+def _voided(h: pd.DataFrame, synced: set[str], applied: set[str],
+            issues: docs.Issues) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Voided credit notes: void the memo when nothing of it was used, else flag it with the amounts.
+
+    Lago voids the credit part of a credit note (what was not yet consumed). NetSuite can void a
+    credit memo only while nothing is applied from it: so the memo is voided (or, never synced,
+    not created) when nothing was offset, refunded or consumed; otherwise it is kept and flagged for
+    the accountant, naming what was used and what is left to reverse by hand.
+    """
+    voided = h["credit_status"] == "voided"
+    refund = ints(h["refund_amount_cents"]).where(of_type(h["refund_amount_cents"], int), 0)
+    used = (h["offset_amount_cents"] > 0) | (refund > 0) | h["lago_id"].isin(applied)
+    clean = voided & ~used
+    issues.skip(clean & ~h["lago_id"].isin(synced), h["key"],
+                "voided credit note that was never synced and of which nothing was used: nothing to book")
+    voids = h.loc[clean & h["lago_id"].isin(synced), ["key", "lago_id", "number"]].rename(
+        columns={"key": "external_id"}).assign(kind="creditnote", record_type="creditmemo")
+    flag = h[voided & used]
+    issues.warn(pd.DataFrame({"key": flag["key"], "message": "ACCOUNTANT: " + flag["who"]
+                              + " was voided in Lago but part of it was already used (total "
+                              + flag["total_amount_cents"].astype(str) + ", offset "
+                              + flag["offset_amount_cents"].astype(str) + ", refund " + refund[flag.index].astype(str)
+                              + ", credit " + flag["credit_amount_cents"].astype(str)
+                              + flag["lago_id"].isin(applied).map({True: ", some consumed by later invoices",
+                                                                   False: ""})
+                              + " minor units): NetSuite cannot void the memo; reverse its unapplied remainder "
+                              "by hand"}))
+    return h[~clean].copy(), voids.reset_index(drop=True)
 
 
 def _arithmetic(h: pd.DataFrame, items: pd.DataFrame, cn_taxes: pd.DataFrame, issues: docs.Issues) -> None:

@@ -101,6 +101,7 @@ class KindOutput:
     voids: pd.DataFrame = field(default_factory=lambda: empty_frame(["external_id", "kind", "record_type",
                                                                      "lago_id", "number"]))
     records: pd.DataFrame | None = None  # the contract records, built while the documents are isolated
+    extra_records: pd.DataFrame | None = None  # records of other kinds it yields (credit applications, refunds)
 
 
 def label(kind_label: str, number: pd.Series, lago_id: pd.Series) -> pd.Series:

@@ -31,7 +31,8 @@ TAX_COLS = ["tax_code", "tax_rate", "amount_cents", "fees_amount_cents", "base_a
 CREDIT_NOTE_COLS = ["lago_id", "number", "lago_invoice_id", "invoice_number", "issuing_date", "currency",
                     "billing_entity_code", "total_amount_cents", "taxes_amount_cents",
                     "sub_total_excluding_taxes_amount_cents", "coupons_adjustment_amount_cents",
-                    "credit_amount_cents", "refund_amount_cents", "offset_amount_cents"]
+                    "credit_amount_cents", "refund_amount_cents", "offset_amount_cents", "credit_status",
+                    "refund_status"]
 PAYMENT_COLS = ["lago_id", "lago_customer_id", "external_customer_id", "invoice_ids", "amount_cents",
                 "amount_currency", "payment_status", "reference", "created_at"]
 CUSTOMER_COLS = ["lago_id", "external_id", "name", "firstname", "lastname", "customer_type", "legal_name", "email",
@@ -240,7 +241,7 @@ def fees_like_credits(credits: _Children) -> pd.DataFrame:
     """Invoice credits (coupons, progressive-billing and credit-note credits) with their item fields."""
     df = credits.frame(["lago_id", "amount_cents", "before_taxes"], "invoice_id")
     items = _frame([_obj(c.get("item")) for c in credits.dicts],
-                   ["type", "code", "name"], "item_")
+                   ["type", "code", "name", "lago_item_id"], "item_")
     return pd.concat([df, items], axis=1)
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from lago_netsuite.money import exponents
+from lago_netsuite.transform import credit_applications, resolve, taxes
 from lago_netsuite.transform import documents as docs
-from lago_netsuite.transform import resolve, taxes
 from lago_netsuite.transform.frames import LagoFrames, column_problems, ints, is_int64, of_type, strings, sum_by
 from lago_netsuite.transform.mappings import Mappings
 from lago_netsuite.transform.model import TransformSettings
@@ -227,8 +227,13 @@ def _fees(fr: LagoFrames, h: pd.DataFrame, kind: str, names: pd.Series, issues: 
 
 
 def transform_invoices(fr: LagoFrames, mappings: Mappings, settings: TransformSettings,
-                       synced: Collection[str]) -> docs.KindOutput:
-    """Finalized invoices -> header, line and tax frames; voided synced invoices -> voids."""
+                       synced: Collection[str], line_booked: Collection[str] = ()) -> docs.KindOutput:
+    """Finalized invoices -> header, line and tax frames; voided synced invoices -> voids.
+
+    With ``credit_notes: apply``, credit-note credits become credit memo applications
+    (``extra_records``) except those of credit notes in ``line_booked`` (never in NetSuite), which
+    stay a negative credit-note line.
+    """
     kind = settings.invoice_record_type
     issues = docs.Issues(kind)
     inv = fr.invoices.drop_duplicates("lago_id", keep="last").copy()
@@ -272,6 +277,8 @@ def transform_invoices(fr: LagoFrames, mappings: Mappings, settings: TransformSe
     single, reasons, warns = docs.attach_items(lines[~grouped], mappings, names)
     issues.reason(reasons)
     issues.warn(warns)
+    apps = credit_applications.split_credit_note_credits(h, credits, settings, line_booked, issues)
+    h["netsuite_total_minor"] = h["total_amount_cents"] + h["cn_applied_minor"]
     disc = _discounts(h, credits, mappings, names, issues)
     item_lines = pd.concat([single, group_lines, disc], ignore_index=True)
     lines.loc[grouped, "taxdetailsreference"] = GROUP_REF
@@ -281,7 +288,9 @@ def transform_invoices(fr: LagoFrames, mappings: Mappings, settings: TransformSe
     else:
         tax_rows, h = legacy_tax(h, inv_taxes[inv_taxes["key"].isin(k)], mappings, issues)
     check_totals(h, item_lines, tax_rows, settings.tax_mode, issues)
-    return finish(kind, issues, ident, h, item_lines, tax_rows, voids)
+    out = finish(kind, issues, ident, h, item_lines, tax_rows, voids)
+    out.extra_records = credit_applications.application_records(apps, out.headers)
+    return out
 
 
 def check_totals(h: pd.DataFrame, item_lines: pd.DataFrame, tax_rows: pd.DataFrame, tax_mode: str,
@@ -292,9 +301,12 @@ def check_totals(h: pd.DataFrame, item_lines: pd.DataFrame, tax_rows: pd.DataFra
     tax_sum = sum_by(k, tax_rows["key"], tax_rows["amount_minor"]) if tax_mode == "suitetax" \
         else h["tax_total_minor"].astype("int64")
     a = h.assign(_lines=lines_sum, _tax=tax_sum)
-    issues.check(a["_lines"] + a["_tax"] != a["total_amount_cents"], a, lambda r: r["who"] + ": NetSuite lines "
+    applied = a["cn_applied_minor"] if "cn_applied_minor" in a else 0
+    a["_want"] = a["total_amount_cents"] + applied
+    issues.check(a["_lines"] + a["_tax"] != a["_want"], a, lambda r: r["who"] + ": NetSuite lines "
                  + r["_lines"].astype(str) + " + tax " + r["_tax"].astype(str) + " != Lago total_amount_cents "
-                 + r["total_amount_cents"].astype(str) + " (minor units)")
+                 + r["total_amount_cents"].astype(str) + " + credit-note credits applied as memo applications "
+                 + (r["_want"] - r["total_amount_cents"]).astype(str) + " (minor units)")
 
 
 def _discounts(h: pd.DataFrame, credits: pd.DataFrame, mappings: Mappings, names: pd.Series,
@@ -318,7 +330,7 @@ def _discounts(h: pd.DataFrame, credits: pd.DataFrame, mappings: Mappings, names
          "prepaid_credits"),
         ("progressive_billing_credit", "progressive_billing_credit_amount_cents", "prepaid_credit",
          desc("Progressive billing credits", "invoice"), "progressive_billing_credits"),
-        ("credit_note_credit", "credit_notes_amount_cents", "credit_note", desc("Credit notes", "credit_note"),
+        ("credit_note_credit", "cn_line_minor", "credit_note", desc("Credit notes", "credit_note"),
          "credit_note_credits"),
     ], mappings, names)
     issues.reason(reasons)

@@ -71,6 +71,7 @@ class ScopeMapping:
     tax_default: TaxRef | None = None
     currencies: dict[str, str] = field(default_factory=dict)
     fields: dict[str, RecordFields] = field(default_factory=dict)
+    refund_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class MappingOptions:
     skip_zero_total: bool = False
     lago_web_url: str | None = None
     usage_grouping: GroupingConfig | None = None
+    credit_notes: str = "apply"  # apply | lago_lines (how consumed credit-note credit is booked)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,17 @@ class Mappings:
     subsidiaries: dict[str, str]
     organization: ScopeMapping
     billing_entities: dict[str, ScopeMapping]
+
+    @cached_property
+    def refund_accounts(self) -> dict[str, str]:
+        """Billing entity code -> bank account of its customer refunds ("" = the organization's)."""
+        out = {code: m.refund_account for code, m in self.billing_entities.items() if m.refund_account}
+        org = self.organization.refund_account
+        if org:
+            out[""] = org
+            for code in self.subsidiaries:
+                out.setdefault(code, org)
+        return out
 
     @cached_property
     def item_table(self) -> pd.DataFrame:
@@ -336,7 +349,8 @@ def _items(block: dict[str, Any] | None) -> dict[str, ItemRef]:
 
 
 def _scope(items: dict[str, Any] | None, tax: dict[str, Any] | None, currencies: dict[str, str] | None,
-           fields: dict[str, Any] | None = None, prefix: str = "") -> ScopeMapping:
+           fields: dict[str, Any] | None = None, prefix: str = "", refund_account: str | None = None,
+           ) -> ScopeMapping:
     items = items or {}
     tax = tax or {}
     fallback = items.get("fallback")
@@ -350,6 +364,7 @@ def _scope(items: dict[str, Any] | None, tax: dict[str, Any] | None, currencies:
         tax_default=TaxRef(**default) if default else None,
         currencies=dict(currencies or {}),
         fields=parse_fields(fields, prefix),
+        refund_account=refund_account,
     )
 
 
@@ -376,12 +391,14 @@ def _build(data: dict[str, Any], source: str) -> Mappings:
             skip_zero_total=bool(opts.get("skip_zero_total", False)),
             lago_web_url=opts.get("lago_web_url"),
             usage_grouping=group_cfg,
+            credit_notes=str(opts.get("credit_notes") or "apply"),
         ),
         subsidiaries=dict(data["subsidiaries"]),
-        organization=_scope(data.get("items"), data.get("tax"), data.get("currencies"), data.get("fields")),
+        organization=_scope(data.get("items"), data.get("tax"), data.get("currencies"), data.get("fields"),
+                            refund_account=opts.get("refund_account")),
         billing_entities={
             code: _scope(be.get("items"), be.get("tax"), be.get("currencies"), be.get("fields"),
-                         f"billing_entities.{code}.")
+                         f"billing_entities.{code}.", refund_account=be.get("refund_account"))
             for code, be in (data.get("billing_entities") or {}).items()
         },
     )

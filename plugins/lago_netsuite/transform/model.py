@@ -11,6 +11,7 @@ from lago_netsuite.transform.mappings import GroupingConfig, Mappings
 
 TAX_MODES = ("suitetax", "legacy")
 INVOICE_RECORD_TYPES = ("invoice", "salesorder")
+CREDIT_NOTE_MODES = ("apply", "lago_lines")
 
 RECORD_COLUMNS = ["external_id", "kind", "record_type", "action", "lago_id", "number", "currency", "exponent",
                   "total_minor", "body", "depends_on"]
@@ -32,6 +33,8 @@ class TransformSettings:
         usage_grouping: group usage-charge lines on one item (None: one line per fee).
         is_dynamic: the contract's ``isDynamic`` flag.
         ignore_mandatory_fields: the contract's ``options.ignoreMandatoryFields``.
+        credit_notes: ``apply`` (credit consumed by a later invoice is a credit memo application)
+            or ``lago_lines`` (a negative credit-note line on that invoice, as Lago's bundle does).
     """
 
     tax_mode: str = "suitetax"
@@ -41,6 +44,7 @@ class TransformSettings:
     usage_grouping: GroupingConfig | None = None
     is_dynamic: bool = False
     ignore_mandatory_fields: bool = False
+    credit_notes: str = "apply"
 
     def __post_init__(self) -> None:
         if self.tax_mode not in TAX_MODES:
@@ -48,6 +52,8 @@ class TransformSettings:
         if self.invoice_record_type not in INVOICE_RECORD_TYPES:
             raise ValueError(f"invoice_record_type must be one of {INVOICE_RECORD_TYPES}, got "
                              f"{self.invoice_record_type!r}")
+        if self.credit_notes not in CREDIT_NOTE_MODES:
+            raise ValueError(f"credit_notes must be one of {CREDIT_NOTE_MODES}, got {self.credit_notes!r}")
 
     @classmethod
     def from_mappings(cls, mappings: Mappings, **overrides: Any) -> TransformSettings:
@@ -55,7 +61,7 @@ class TransformSettings:
         opts = mappings.options
         base = cls(tax_mode=opts.tax_mode, invoice_record_type=opts.invoice_record_type,
                    skip_zero_total=opts.skip_zero_total, lago_web_url=opts.lago_web_url,
-                   usage_grouping=opts.usage_grouping)
+                   usage_grouping=opts.usage_grouping, credit_notes=opts.credit_notes)
         return replace(base, **overrides)
 
 

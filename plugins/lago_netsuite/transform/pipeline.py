@@ -13,6 +13,7 @@ import gc
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -79,6 +80,22 @@ def _header_fields(kind: str, tax_mode: str) -> list[tuple[str, str]]:
     return fields
 
 
+@dataclass(frozen=True)
+class CreditNoteState:
+    """What the ledger knows about credit notes, for credit applications and voided memos.
+
+    Attributes:
+        line_booked: Lago ids of credit notes that will never be in NetSuite (issued before the
+            sync start): their credit stays a negative line on the invoice that consumes it.
+        synced: Lago ids of credit notes already in NetSuite (a voided one becomes a void).
+        applied: Lago ids of credit notes with credit applications in the ledger.
+    """
+
+    line_booked: frozenset[str] = frozenset()
+    synced: frozenset[str] = frozenset()
+    applied: frozenset[str] = frozenset()
+
+
 MAX_ISOLATED = 20  # more single-document failures than this is a bug, not bad data: fail loudly
 
 
@@ -118,7 +135,7 @@ def _isolate(name: str, docs: Sequence[Any], run: Callable[[Sequence[Any]], Kind
 
 
 def _kind_run(kind: str, mappings: Mappings, settings: TransformSettings, synced: Collection[str],
-              links: pd.DataFrame) -> Callable[[Sequence[Any]], KindOutput]:
+              links: pd.DataFrame, notes: CreditNoteState | None = None) -> Callable[[Sequence[Any]], KindOutput]:
     """A function transforming a list of documents of one kind."""
     def run(docs: Sequence[Any]) -> KindOutput:
         args: dict[str, list[Any]] = {"invoices": [], "credit_notes": [], "payments": [], "customers": []}
@@ -126,10 +143,11 @@ def _kind_run(kind: str, mappings: Mappings, settings: TransformSettings, synced
               "customer": "customers"}[kind]] = list(docs)
         fr = flatten(**args)
         fr.customer_links = pd.concat([links, fr.customer_links]).drop_duplicates("customer_lago_id", keep="first")
+        cn = notes or CreditNoteState()
         if kind == "invoice":
-            out = transform_invoices(fr, mappings, settings, synced)
+            out = transform_invoices(fr, mappings, settings, synced, cn.line_booked)
         elif kind == "creditnote":
-            out = transform_credit_notes(fr, mappings, settings)
+            out = transform_credit_notes(fr, mappings, settings, cn.synced, cn.applied)
         elif kind == "payment":
             out = transform_payments(fr, mappings, settings)
         else:
@@ -139,7 +157,9 @@ def _kind_run(kind: str, mappings: Mappings, settings: TransformSettings, synced
         # The records are built here, inside the isolation: a value no contract number can carry
         # (an amount beyond NetSuite's 15 significant digits) holds back its document, not the batch.
         out.records = _records(kind, [out], settings)
-        _mapped_fields(kind, out, docs, mappings)
+        if out.extra_records is not None and len(out.extra_records):  # credit applications, refunds
+            out.records = pd.concat([out.records, out.extra_records], ignore_index=True)
+        _mapped_fields(kind, out, docs, mappings)  # a customer refund gets its mapped fields too
         return out
     return run
 
@@ -186,7 +206,8 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def transform_documents(*, invoices: Sequence[dict[str, Any]], credit_notes: Sequence[dict[str, Any]],
                         payments: Sequence[dict[str, Any]], customers: Sequence[dict[str, Any]],
                         mappings: Mappings, settings: TransformSettings | None = None,
-                        synced_invoices: Collection[str] = ()) -> TransformResult:
+                        synced_invoices: Collection[str] = (),
+                        credit_note_state: CreditNoteState | None = None) -> TransformResult:
     """Transform one batch of Lago documents into RESTlet contract records.
 
     Args:
@@ -197,6 +218,7 @@ def transform_documents(*, invoices: Sequence[dict[str, Any]], credit_notes: Seq
         mappings: the validated mapping file.
         settings: overrides of the mapping file's options (default: the file's options).
         synced_invoices: Lago ids of invoices already in NetSuite (a voided one becomes a void).
+        credit_note_state: what the ledger knows about credit notes (see ``CreditNoteState``).
 
     Returns:
         The records to send plus what was held back, skipped or worth a warning. Bad documents
@@ -208,18 +230,19 @@ def transform_documents(*, invoices: Sequence[dict[str, Any]], credit_notes: Seq
     with gc_paused():
         return _transform(invoices=invoices, credit_notes=credit_notes, payments=payments, customers=customers,
                           mappings=mappings, settings=settings or TransformSettings.from_mappings(mappings),
-                          synced=frozenset(synced_invoices))
+                          synced=frozenset(synced_invoices), notes=credit_note_state)
 
 
 def _transform(*, invoices: Sequence[dict[str, Any]], credit_notes: Sequence[dict[str, Any]],
                payments: Sequence[dict[str, Any]], customers: Sequence[dict[str, Any]], mappings: Mappings,
-               settings: TransformSettings, synced: frozenset[str]) -> TransformResult:
+               settings: TransformSettings, synced: frozenset[str],
+               notes: CreditNoteState | None = None) -> TransformResult:
     """The body of :func:`transform_documents` (run with the garbage collector paused)."""
     links = customer_links(invoices=invoices, credit_notes=credit_notes, customers=customers)
     results: dict[str, list[KindOutput]] = {}
     for kind, docs in [("customer", customers), ("invoice", invoices), ("creditnote", credit_notes),
                        ("payment", payments)]:
-        results[kind] = _isolate(kind, list(docs), _kind_run(kind, mappings, settings, synced, links)) \
+        results[kind] = _isolate(kind, list(docs), _kind_run(kind, mappings, settings, synced, links, notes)) \
             if len(docs) else []
     parts = [o.records for outs in results.values() for o in outs if o.records is not None and len(o.records)]
     records = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RECORD_COLUMNS)

@@ -85,7 +85,9 @@ def transaction_checks(result: TransformResult, kind: str) -> pd.DataFrame:
         "external_id": k, "lago_id": h["lago_id"], "number": h["number"], "currency": h["currency"],
         "exponent": h["exponent"].astype("int64"), "tranid": h["number"], "entity": _entity(h),
         "currency_id": h["currency_id"], "subsidiary": h["subsidiary"], "trandate": h["trandate"],
-        "total_minor": h["total_amount_cents"].astype("int64"),
+        # An invoice whose credit-note credits are memo applications totals Lago's total plus them.
+        "total_minor": h["netsuite_total_minor" if "netsuite_total_minor" in h else "total_amount_cents"]
+        .astype("int64"),
     })
     expected = h["currency"].map(exponents(list(h["currency"].dropna().unique())))
     out["exponent_ok"] = (expected == h["exponent"]).to_numpy()

@@ -109,7 +109,7 @@ def build_credit_note(
         "purchase_order_number": None,
         "issuing_date": issuing_date,
         "credit_status": ("voided" if voided else "available") if credit else None,
-        "refund_status": (rng.choice(("pending", "succeeded", "succeeded")) if refund else None),
+        "refund_status": (rng.choice(("pending", "succeeded", "succeeded", "succeeded", "failed")) if refund else None),
         "reason": rng.choice(_REASONS),
         "description": rng.choice((None, "Service credit", "Geste commercial — 返金")),
         "currency": currency,

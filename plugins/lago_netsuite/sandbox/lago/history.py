@@ -345,6 +345,10 @@ class CustomerHistory:
                 refundable=invoice["total_paid_amount_cents"],
             )
             notes.append(note)
+            if note["offset_amount_cents"]:  # Lago takes the offset off what is due on the invoice
+                invoice["total_offsetted_credit_note_amount_cents"] += note["offset_amount_cents"]
+                due = invoice["total_due_amount_cents"] - note["offset_amount_cents"]
+                invoice["total_due_amount_cents"] = max(0, due)
             if note["balance_amount_cents"] > 0:
                 self.available_notes.append(note)
         return InvoiceBundle(invoice, notes, payments)

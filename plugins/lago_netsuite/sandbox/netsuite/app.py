@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from lago_netsuite.sandbox.netsuite.admin import admin_router
 from lago_netsuite.sandbox.netsuite.auth import AuthFailure, OAuthVerifier
+from lago_netsuite.sandbox.netsuite.balances import CONTRACT_VERSION
 from lago_netsuite.sandbox.netsuite.batch import CallContext, run_batch
 from lago_netsuite.sandbox.netsuite.config import RECORD_TYPES, NetSuiteSandboxConfig, apply_update
 from lago_netsuite.sandbox.netsuite.faults import FaultInjector
@@ -173,7 +174,7 @@ async def _call(request: Request, state: SandboxState) -> Response:
     else:
         response = await _write(request, state, hold_s)
     if config.after_commit is not None:  # test-only hook: see NetSuiteSandboxConfig.after_commit
-        results = json.loads(bytes(response.body))["results"] if response.status_code == 200 else None
+        results = json.loads(bytes(response.body)).get("results") if response.status_code == 200 else None
         config.after_commit(method, results)
     if fault == "lost_response" and response.status_code == 200:
         return AbortedResponse()
@@ -202,6 +203,8 @@ async def _write(request: Request, state: SandboxState, hold_s: float) -> Respon
 
 async def _lookup(request: Request, state: SandboxState, hold_s: float) -> Response:
     query = request.query_params
+    if "version" in query:  # contract 2: the version handshake
+        return JSONResponse({"contract": CONTRACT_VERSION})
     if query.get("action") == "payments":  # contract 2: the listing for the way back to Lago
         try:
             page = list_payments(state.store, query.get("since"), query.get("cursor") or None)

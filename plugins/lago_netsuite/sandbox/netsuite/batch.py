@@ -24,6 +24,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from lago_netsuite.sandbox.netsuite import balances
 from lago_netsuite.sandbox.netsuite.config import RECORD_TYPES, TRANSACTION_TYPES, NetSuiteSandboxConfig
 from lago_netsuite.sandbox.netsuite.faults import FaultInjector
 from lago_netsuite.sandbox.netsuite.fields import check_shape, check_values
@@ -111,10 +112,13 @@ def _attempt(raw: Any, ctx: CallContext) -> tuple[dict[str, Any], int, StoredRec
     if not isinstance(rtype, str) or rtype not in RECORD_TYPES:
         return _failed(ext, "INVALID_RCRD_TYPE", f"Invalid record type {rtype}."), 0, None
     action = "create" if raw.get("action") is None else raw["action"]
-    if action not in ("create", "void"):
-        return _failed(ext, "INVALID_FLD_VALUE", f"Invalid action {action}; use create or void."), 0, None
+    if action not in ("create", "void", "apply"):
+        return _failed(ext, "INVALID_FLD_VALUE", f"Invalid action {action}; use create, void or apply."), 0, None
     if action == "void":
         return _void(ext, rtype, ctx)
+    if action == "apply":  # contract 2: apply an existing credit memo to an invoice
+        result, units = balances.run_apply(ext, raw, ctx)
+        return result, units, None
     try:
         check_shape(raw)
     except RecordFailure as failure:
@@ -139,12 +143,13 @@ def _attempt(raw: Any, ctx: CallContext) -> tuple[dict[str, Any], int, StoredRec
         totals = compute_totals(rtype, raw)
         if totals is not None:
             check_invariant(rtype, ext, raw, totals, ctx.config)
+        lines = balances.check_create(rtype, raw, None if totals is None else totals.total, ctx)
     except RecordFailure as failure:
         return _failed(ext, failure.code, failure.message), cost, None
     if reserved is not None:  # another call is still saving this externalId
         ctx.stats.duplicates_prevented += 1
         return _changed(ext), cost, None
-    new = StoredRecord(type=rtype, id="", external_id=ext, body=raw)
+    new = StoredRecord(type=rtype, id="", external_id=ext, body=raw, applications=lines)
     if totals is not None:
         new.lines_total = None if totals.lines is None else str(totals.lines)
         new.tax_total = None if totals.tax is None else str(totals.tax)

@@ -27,7 +27,7 @@ CALL_FAULTS: tuple[str, ...] = (
 RECORD_FAULTS: tuple[str, ...] = ("rcrd_has_been_changed", "invalid_reference", "record_error")
 
 RECORD_TYPES: frozenset[str] = frozenset(
-    {"customer", "invoice", "salesorder", "creditmemo", "customerpayment"}
+    {"customer", "invoice", "salesorder", "creditmemo", "customerpayment", "customerrefund"}
 )
 TRANSACTION_TYPES: frozenset[str] = RECORD_TYPES - {"customer"}
 
@@ -174,7 +174,7 @@ class NetSuiteSandboxConfig:
     valid_currencies: set[str] | None = None
     valid_subsidiaries: set[str] | None = None
     currencies: dict[str, str] = field(default_factory=dict)
-    expected_totals: Callable[[str, str], Decimal | None] | None = None
+    expected_totals: Callable[[str, str], Decimal | frozenset[Decimal] | None] | None = None
     after_commit: Callable[[str, list[dict[str, Any]] | None], None] | None = None
     batch_cap: int = 500
     nonce_cache_size: int = 100_000

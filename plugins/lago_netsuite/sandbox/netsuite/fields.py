@@ -82,7 +82,8 @@ def check_values(record_type: str, record: dict[str, Any], store: RecordStore, c
         check_value("taxamountoverride", columns["taxamountoverride"])
     for row in apply_rows:
         doc = _id_text(row["doc"])
-        if not _is_open_invoice(doc, customer, store, call_id):
+        open_doc = _is_open_memo if record_type == "customerrefund" else _is_open_invoice
+        if not open_doc(doc, customer, store, call_id):
             raise RecordFailure("INVALID_KEY_OR_REF", f"Invalid doc reference key {doc}.")
         for field_id, value in row.items():
             if field_id != "doc":
@@ -140,6 +141,16 @@ def _customer(value: Any, store: RecordStore, call_id: int) -> Any:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     return store.by_id(str(value), "customer", call_id)
+
+
+def _is_open_memo(doc: str, customer: Any, store: RecordStore, call_id: int) -> bool:
+    """True when ``doc`` is a credit memo of the customer, not voided (what a customer refund applies to)."""
+    if customer in (None, "") or _customer(customer, store, call_id) is None:
+        return False
+    memo = store.by_id(doc, "creditmemo", call_id)
+    if memo is None or memo.voided:
+        return False
+    return str((memo.body.get("columns") or {}).get("entity")) == str(customer)
 
 
 def _is_open_invoice(doc: str, customer: Any, store: RecordStore, call_id: int) -> bool:

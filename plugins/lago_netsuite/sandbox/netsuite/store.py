@@ -31,6 +31,10 @@ class StoredRecord:
     voided: bool = False
     voided_at: str | None = None
     seeded: bool = False
+    # Contract 2 (see balances.py): what other records took from this one's amount remaining, and
+    # this record's own apply lines ``{doc id: amount}`` (a memo's grow with ``apply`` actions).
+    credited: Decimal = field(default_factory=Decimal)
+    applications: dict[str, Decimal] = field(default_factory=dict)
     modified_at: str | None = None  # last edit after creation (the payments listing's lastModified)
 
     @property
@@ -39,12 +43,22 @@ class StoredRecord:
         return max(s for s in (self.created_at, self.modified_at, self.voided_at) if s)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (Decimals become JSON numbers, exactly) for ``/_sandbox/records``."""
+        """JSON-ready form (Decimals become JSON numbers, exactly) for ``/_sandbox/records``.
+
+        ``amount_remaining`` (invoices and credit memos): what is still due on the invoice, or still
+        unapplied on the memo, after payments, applications and refunds (0 once voided), as a
+        decimal string; ``applications``: the record's apply lines ``{doc id: amount}``.
+        """
+        from lago_netsuite.sandbox.netsuite.balances import remaining
+
+        left = remaining(self)
         return {
             "type": self.type, "id": self.id, "externalId": self.external_id,
             "body": jsonable(self.body), "lines_total": self.lines_total, "tax_total": self.tax_total,
             "total": self.total, "created_at": self.created_at, "voided": self.voided,
             "voided_at": self.voided_at, "seeded": self.seeded, "last_modified": self.last_modified,
+            "amount_remaining": None if left is None else str(left),
+            "applications": {doc: str(amount) for doc, amount in self.applications.items()},
         }
 
 
@@ -117,6 +131,25 @@ class RecordStore:
             record.created_at = _now()
             self._by_key[key] = record
             self._by_id[record.id] = record
+            self._take(record, 1)
+
+    def _take(self, record: StoredRecord, sign: int) -> None:
+        """Add (or, voided, give back) what ``record`` takes from the records it applies to (under the lock)."""
+        from lago_netsuite.sandbox.netsuite.balances import effects
+
+        for doc, amount in effects(record):
+            target = record if doc == record.id else self._by_id.get(doc)
+            if target is not None:
+                target.credited += sign * amount
+
+    def set_applications(self, memo: StoredRecord, lines: dict[str, Decimal]) -> None:
+        """Set a committed memo's apply lines to exactly ``lines`` (the contract-2 ``apply``)."""
+        with self._lock:
+            self._take(memo, -1)
+            memo.applications.update(lines)
+            memo.applications = {doc: amount for doc, amount in memo.applications.items() if amount}
+            self._take(memo, 1)
+            memo.modified_at = _now()
 
     def release(self, record: StoredRecord) -> None:
         """Drop a reservation that will never be committed."""
@@ -127,6 +160,7 @@ class RecordStore:
         """Mark a committed record voided (idempotent)."""
         with self._lock:
             if not record.voided:
+                self._take(record, -1)
                 record.voided = True
                 record.voided_at = _now()
 

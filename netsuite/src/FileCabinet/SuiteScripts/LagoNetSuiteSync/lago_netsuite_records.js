@@ -16,8 +16,9 @@ define(['N/error', 'N/record', 'N/search', 'N/transaction'], (error, record, sea
         salesorder: { transaction: true },
         creditmemo: { transaction: true },
         customerpayment: { transaction: true },
+        customerrefund: { transaction: true },
     });
-    const ACTIONS = ['create', 'void'];
+    const ACTIONS = ['create', 'void', 'apply'];
 
     const APPLY_SUBLIST = 'apply';
     // Set first, in this order: in dynamic mode the customer sources currency, subsidiary and the
@@ -143,10 +144,13 @@ define(['N/error', 'N/record', 'N/search', 'N/transaction'], (error, record, sea
         }
         const action = rec.action === undefined || rec.action === null ? 'create' : rec.action;
         if (ACTIONS.indexOf(action) < 0) {
-            throw failure('INVALID_FLD_VALUE', `Unknown action ${shown(action)}; use create or void.`);
+            throw failure('INVALID_FLD_VALUE', `Unknown action ${shown(action)}; use create, void or apply.`);
         }
         if (action === 'create') {
             checkBody(rec);
+        }
+        if (action === 'apply') {
+            checkApply(rec);
         }
         return action;
     }
@@ -368,13 +372,97 @@ define(['N/error', 'N/record', 'N/search', 'N/transaction'], (error, record, sea
         return result(rec.externalId, 'voided', found.id, null);
     }
 
+    // ---- contract 2: applying an existing credit memo to an invoice (action "apply") ----------
+
+    // Amounts compared in millionths: exact for every currency's decimals, free of float noise.
+    const micro = (value) => Math.round(Number(value) * 1e6);
+
+    function checkApply(rec) {
+        if (rec.type !== 'creditmemo') {
+            throw failure('INVALID_RCRD_TYPE', `Only a creditmemo can be applied, not ${shown(rec.type)}.`);
+        }
+        if (typeof rec.memoExternalId !== 'string' || rec.memoExternalId === '') {
+            throw failure('INVALID_FLD_VALUE', 'memoExternalId is required to apply a credit memo.');
+        }
+        checkBody(rec);
+        const rows = applyRows(rec);
+        if (rows.length === 0) {
+            throw failure('INVALID_FLD_VALUE', 'An apply needs one apply line {doc, apply, amount}.');
+        }
+        rows.forEach((line) => {
+            if (typeof line.amount !== 'number' || !(line.amount >= 0)) {
+                throw failure('INVALID_FLD_VALUE', `Invalid number ${shown(line.amount)} for field amount.`);
+            }
+        });
+    }
+
+    function applyRows(rec) {
+        return (rec.lines || []).filter((group) => group.sublistId === APPLY_SUBLIST)
+            .reduce((rows, group) => rows.concat(group.lineItems), []);
+    }
+
+    /**
+     * Sets the memo's apply line for each invoice to exactly the amount asked (a state, not an
+     * increment): already so answers `existing`; more than is due on the invoice or than remains
+     * on the memo is refused with USER_ERROR; an invoice not in the memo's apply list (another
+     * customer's, voided, paid) with INVALID_KEY_OR_REF.
+     */
+    function applyMemo(rec) {
+        const memo = findOne('creditmemo', rec.memoExternalId);
+        if (!memo) {
+            throw failure('RCRD_DSNT_EXIST', `That record does not exist: no creditmemo has externalId ${rec.memoExternalId}.`);
+        }
+        const draft = record.load({ type: 'creditmemo', id: memo.id, isDynamic: false });
+        const changes = [];
+        let delta = 0;
+        applyRows(rec).forEach((values) => {
+            const doc = String(values.doc);
+            let line = draft.findSublistLineWithValue({ sublistId: APPLY_SUBLIST, fieldId: 'doc', value: doc });
+            if (line < 0) {
+                line = draft.findSublistLineWithValue({ sublistId: APPLY_SUBLIST, fieldId: 'internalid', value: doc });
+            }
+            if (line < 0) {
+                throw failure('INVALID_KEY_OR_REF', `Invalid doc reference key ${doc}.`);
+            }
+            const applied = draft.getSublistValue({ sublistId: APPLY_SUBLIST, fieldId: 'apply', line }) === true;
+            const current = applied ? micro(draft.getSublistValue({ sublistId: APPLY_SUBLIST, fieldId: 'amount', line })) : 0;
+            const wanted = micro(values.amount);
+            if (wanted === current) {
+                return;
+            }
+            const dueValue = draft.getSublistValue({ sublistId: APPLY_SUBLIST, fieldId: 'due', line });
+            if (dueValue !== undefined && dueValue !== null && dueValue !== '' && wanted > micro(dueValue) + current) {
+                throw failure('USER_ERROR', `The amount ${values.amount} exceeds what is due on invoice ${doc}.`);
+            }
+            delta += wanted - current;
+            changes.push({ line, amount: values.amount });
+        });
+        if (changes.length === 0) {
+            return result(rec.externalId, 'existing', memo.id, null);
+        }
+        const unapplied = draft.getValue({ fieldId: 'unapplied' });
+        if (unapplied !== undefined && unapplied !== null && unapplied !== '' && delta > micro(unapplied)) {
+            throw failure('USER_ERROR', `The amount exceeds what remains on credit memo ${memo.id}.`);
+        }
+        changes.forEach(({ line, amount }) => {
+            draft.setSublistValue({ sublistId: APPLY_SUBLIST, fieldId: 'apply', line, value: amount > 0 });
+            draft.setSublistValue({ sublistId: APPLY_SUBLIST, fieldId: 'amount', line, value: amount });
+        });
+        draft.save({ enableSourcing: true, ignoreMandatoryFields: false });
+        return result(rec.externalId, 'applied', memo.id, null);
+    }
+
     /**
      * Writes one record of a POST batch and answers its result; never throws, so one refused
      * record does not stop the others.
      */
     function writeRecord(rec) {
         try {
-            return checkedAction(rec) === 'void' ? voidRecord(rec) : createRecord(rec);
+            const action = checkedAction(rec);
+            if (action === 'apply') {
+                return applyMemo(rec);
+            }
+            return action === 'void' ? voidRecord(rec) : createRecord(rec);
         } catch (caught) {
             return result(isPlainObject(rec) ? rec.externalId : null, 'failed', null, resultError(caught));
         }

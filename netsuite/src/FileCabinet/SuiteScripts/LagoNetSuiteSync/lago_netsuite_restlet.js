@@ -9,6 +9,8 @@
  * GET looks records up: ?type=invoice&externalIds=lago-invoice-1,lago-invoice-2 (at most 100).
  * GET ?action=payments&since=&cursor= lists NetSuite payments for the way back to Lago
  * (lago_netsuite_payments.js).
+ * GET ?version=1 answers {"contract": 2}: the contract this script speaks, so a loader can refuse
+ * to send anything to an older script.
  *
  * A malformed request (not JSON, no records array, too many records or ids) is thrown as an
  * INVALID_REQUEST error: NetSuite answers an uncaught error with HTTP 400 and
@@ -30,6 +32,7 @@ define(['N/error', 'N/log', 'N/runtime', './lago_netsuite_records', './lago_nets
     const DEFAULT_USAGE_RESERVE = 100;
     const DEFAULT_TIME_BUDGET_S = 90;
     const LOGGED_IDS = 50;
+    const CONTRACT_VERSION = 2;
 
     /** Rejects the whole request: NetSuite turns the thrown error into HTTP 400. */
     function rejectRequest(message) {
@@ -86,11 +89,11 @@ define(['N/error', 'N/log', 'N/runtime', './lago_netsuite_records', './lago_nets
     }
 
     function logOutcome(results, remainingUsage) {
-        const counts = { created: 0, existing: 0, voided: 0, failed: 0, deferred: 0 };
+        const counts = { created: 0, existing: 0, voided: 0, applied: 0, failed: 0, deferred: 0 };
         results.forEach((entry) => {
             counts[entry.status] += 1;
         });
-        const written = results.filter((entry) => entry.status === 'created' || entry.status === 'voided')
+        const written = results.filter((entry) => ['created', 'voided', 'applied'].indexOf(entry.status) >= 0)
             .slice(0, LOGGED_IDS).map((entry) => `${entry.externalId}=${entry.id}`);
         log.audit({
             title: 'Lago sync: batch written',
@@ -138,6 +141,9 @@ define(['N/error', 'N/log', 'N/runtime', './lago_netsuite_records', './lago_nets
 
     /** GET: answers existing (with the internal id) or missing for each externalId, in order. */
     function get(requestParams) {
+        if (requestParams && requestParams.version !== undefined) {
+            return { contract: CONTRACT_VERSION };
+        }
         if (requestParams && requestParams.action === 'payments') {
             const page = payments.listPayments(requestParams);
             log.audit({ title: 'Lago sync: payments listed', details: `${page.payments.length} payments, more: ${page.next !== null}` });
