@@ -42,16 +42,28 @@ def note_for(dag_run: Any, session: Any) -> str | None:
 
 
 def attach_note(dag_run: Any) -> None:
-    """Set the run's note from its report, in the session the run is being updated in."""
+    """Set the run's note from its report.
+
+    In the scheduler the run is attached to the session it is being updated in, and the note is
+    written with it; a detached run (``dag.test``) gets its note in a session of its own.
+    """
     from sqlalchemy.orm import object_session
 
-    session = object_session(dag_run)
-    if session is None:
-        return
     try:
-        note = note_for(dag_run, session)
-        if note is not None:
-            dag_run.note = note[:2000]
+        session = object_session(dag_run)
+        if session is not None:
+            note = note_for(dag_run, session)
+            if note is not None:
+                dag_run.note = note[:2000]
+            return
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+
+        with create_session() as own:
+            note = note_for(dag_run, own)
+            run = own.get(DagRun, dag_run.id) if note is not None else None
+            if run is not None and note is not None:
+                run.note = note[:2000]
     except Exception:  # noqa: BLE001 - a note must never break the scheduler's loop
         log.exception("could not write the note of %s", getattr(dag_run, "run_id", "?"))
 
