@@ -39,7 +39,8 @@ def test_a_document_refused_in_run_1_flags_runs_2_and_3_until_it_is_fixed(sync_w
     failed_loads = [t for t, (state, _) in tasks.items() if t.startswith("load_invoices[") and state == "failed"]
     assert len(failed_loads) == 1, tasks
     assert sync_world.ledger()[ext].state == "failed"
-    synced_invoices = [e for e, r in sync_world.ledger().items() if e.startswith("lago-invoice-") and r.state == "synced"]
+    ledger = sync_world.ledger()
+    synced_invoices = [e for e, r in ledger.items() if e.startswith("lago-invoice-") and r.state == "synced"]
     assert synced_invoices, "the rest of the batch was sent"
     first = sync_world.report()
     assert first["outcome"]["state"] == "failed" and first["failed"][0]["external_id"] == ext
