@@ -238,7 +238,8 @@ def report(ctx: RunContext, *, extract_counts: dict | None = None, transform_cou
     from lago_netsuite.ledger.upsert import utcnow
     from lago_netsuite.report import build_report, outcome
 
-    result = build_report(ctx.engine, ctx.run_id, long_waiting_hours=ctx.settings.long_waiting_hours)
+    result = build_report(ctx.engine, ctx.run_id, long_waiting_hours=ctx.settings.long_waiting_hours,
+                          window=(extract_counts or {}).get("window"))
     result["extract"] = extract_counts or {}
     result["transform"] = transform_counts or {}
     result["outcome"] = outcome(result, policy=ctx.settings.unresolved_policy)

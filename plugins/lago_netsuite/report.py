@@ -33,7 +33,7 @@ def _outcome(state: str, last_synced_code: str | None) -> str:
 
 
 def build_report(engine: Engine, run_id: str, *, long_waiting_hours: int = 24,
-                 now: dt.datetime | None = None) -> dict[str, Any]:
+                 now: dt.datetime | None = None, window: list[str] | None = None) -> dict[str, Any]:
     """Counts per kind and outcome for rows this run touched, plus the problem documents.
 
     Also what the run saw that NetSuite already had (``already_there``: a backfill over synced
@@ -79,7 +79,7 @@ def build_report(engine: Engine, run_id: str, *, long_waiting_hours: int = 24,
         if r.changed_after_sync and r.last_error_code == "CHANGED_AFTER_SYNC":
             problems["changed_after_sync"].append({**entry, "netsuite_id": r.netsuite_id})
     touched = {r.external_id for r in rows}
-    seen, already = _seen_in_run(engine, run_id, touched)
+    seen, already = _seen_in_run(engine, run_id, touched, window)
     for kind, n in already.items():
         by_kind.setdefault(kind, Counter())["already_there"] += n
     totals: Counter[str] = Counter()
@@ -104,15 +104,20 @@ def build_report(engine: Engine, run_id: str, *, long_waiting_hours: int = 24,
     }
 
 
-def _seen_in_run(engine: Engine, run_id: str, touched: set[str]) -> tuple[int, dict[str, int]]:
-    """Documents this run read from Lago, and per kind those NetSuite already had (untouched, synced)."""
+def _seen_in_run(engine: Engine, run_id: str, touched: set[str],
+                 window: list[str] | None = None) -> tuple[int, dict[str, int]]:
+    """Documents of this run's range (issued in its window, or read by it), and per kind those NetSuite
+    already had (synced by an earlier run, untouched by this one)."""
     d, t = schema.document, schema.ledger
+    in_run = d.c.last_run_id == run_id
+    if window:
+        in_run = sa.or_(in_run, d.c.issuing_date.between(window[0], window[1] + "T99"))
     with engine.connect() as conn:
-        seen = conn.execute(sa.select(sa.func.count()).select_from(d).where(d.c.last_run_id == run_id)).scalar_one()
+        seen = conn.execute(sa.select(sa.func.count()).select_from(d).where(in_run)).scalar_one()
         pairs = conn.execute(
             sa.select(t.c.external_id, t.c.kind)
             .join(d, sa.and_(d.c.kind == t.c.kind, d.c.lago_id == t.c.lago_id))
-            .where(d.c.last_run_id == run_id, t.c.state.in_((SYNCED, VOIDED)))
+            .where(in_run, t.c.state.in_((SYNCED, VOIDED)))
         ).tuples().all()
     already: Counter[str] = Counter(kind for ext, kind in pairs if ext not in touched)
     return int(seen), dict(already)
