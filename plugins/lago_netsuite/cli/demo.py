@@ -33,18 +33,22 @@ def _airflow(args: list[str], log: Path, env: dict[str, str] | None = None) -> i
                                stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
-def _metadata_engine() -> Any:
+def _metadata_engine(db_url: str | None = None) -> Any:
     import sqlalchemy as sa
-    from airflow.configuration import conf
 
-    return sa.create_engine(conf.get("database", "sql_alchemy_conn"))
+    if db_url is None:
+        from airflow.configuration import conf
+
+        db_url = conf.get("database", "sql_alchemy_conn")
+    return sa.create_engine(db_url)
 
 
-def _wait_for_dags(dag_ids: tuple[str, ...], timeout: float) -> None:
+def wait_for_dags(dag_ids: tuple[str, ...], timeout: float, db_url: str | None = None) -> None:
     """Wait until the dag-processor has parsed every DAG (it is in the ``dag`` table)."""
     import sqlalchemy as sa
 
-    engine = _metadata_engine()
+    engine = _metadata_engine(db_url)
+    found: set[str] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.connect() as conn:
@@ -56,33 +60,34 @@ def _wait_for_dags(dag_ids: tuple[str, ...], timeout: float) -> None:
     raise TimeoutError(f"the dag-processor did not parse {sorted(set(dag_ids) - found)} within {timeout:.0f} s")
 
 
-def _newest_run(dag_id: str, after_id: int) -> tuple[int, str, str] | None:
+def _newest_run(dag_id: str, after_id: int, db_url: str | None) -> tuple[int, str, str] | None:
     import sqlalchemy as sa
 
-    with _metadata_engine().connect() as conn:
+    with _metadata_engine(db_url).connect() as conn:
         row = conn.execute(sa.text("SELECT id, run_id, state FROM dag_run WHERE dag_id = :d AND id > :a "
                                    "AND run_type = 'manual' ORDER BY id DESC LIMIT 1"), {"d": dag_id, "a": after_id}
                            ).first()
     return (row[0], row[1], row[2]) if row else None
 
 
-def _max_run_id() -> int:
+def _max_run_id(db_url: str | None) -> int:
     import sqlalchemy as sa
 
-    with _metadata_engine().connect() as conn:
+    with _metadata_engine(db_url).connect() as conn:
         return int(conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM dag_run")).scalar_one())
 
 
-def run_through_scheduler(dag_id: str, log: Path, timeout: float = 900.0) -> tuple[str, str, float]:
+def run_through_scheduler(dag_id: str, log: Path, timeout: float = 900.0, *, env: dict[str, str] | None = None,
+                          db_url: str | None = None) -> tuple[str, str, float]:
     """Trigger ``dag_id`` (the scheduler runs it) and wait for the run to end: ``(run_id, state, seconds)``."""
     started = time.monotonic()
-    before = _max_run_id()
-    if _airflow(["dags", "trigger", dag_id], log) != 0:
+    before = _max_run_id(db_url)
+    if _airflow(["dags", "trigger", dag_id], log, env) != 0:
         raise RuntimeError(f"airflow dags trigger {dag_id} failed; see {log}")
     deadline = started + timeout
     run = None
     while time.monotonic() < deadline:
-        run = _newest_run(dag_id, before)
+        run = _newest_run(dag_id, before, db_url)
         if run and run[2] in ("success", "failed"):
             return run[1], run[2], time.monotonic() - started
         time.sleep(3)
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> Starting Airflow (api-server on port {args.port}, scheduler, dag-processor, triggerer)", flush=True)
         services.start()
         services.wait_healthy(timeout=300)
-        _wait_for_dags((*DAGS, PAYMENTS_BACK), timeout=300)
+        wait_for_dags((*DAGS, PAYMENTS_BACK), timeout=300)
         for dag_id in (*DAGS, PAYMENTS_BACK):
             _airflow(["dags", "unpause", dag_id], log, env)
         for label, dag_id in (("catalog", DAGS[0]), ("sync", DAGS[1]), ("sync-again", DAGS[1])):
