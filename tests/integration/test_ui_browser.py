@@ -53,6 +53,9 @@ def test_the_report_of_a_scheduled_sync_run_is_readable_in_the_ui(sync_world_fac
     airflow = str(Path(sys.executable).with_name("airflow"))
     out = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    out = subprocess.run([airflow, "pools", "set", "netsuite_restlet", "5", "NetSuite RESTlet calls"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     services = AirflowServices(run_dir=run_dir, env=env, health_url=f"http://localhost:{port}/api/v2/monitor/health")
     services.start()
     try:
