@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 NOTE_XCOM_KEY = "run_note"
 REPORT_TASK_ID = "report"
+#: The DAGs wired by ``dag_tasks.wire_sync``, whose report task pushes the note.
+NOTED_DAGS = frozenset({"lago_netsuite_sync", "lago_netsuite_backfill", "lago_netsuite_retry_document"})
 NO_REPORT = "No report: the run ended before its report task wrote one (see the failed task's log)."
 
 
@@ -26,10 +28,7 @@ def note_for(dag_run: Any, session: Any) -> str | None:
     import sqlalchemy as sa
     from airflow.models.xcom import XComModel
 
-    if not str(getattr(dag_run, "dag_id", "")).startswith("lago_netsuite_"):
-        return None
-    dag = getattr(dag_run, "dag", None)
-    if dag is not None and REPORT_TASK_ID not in getattr(dag, "task_ids", [REPORT_TASK_ID]):
+    if getattr(dag_run, "dag_id", None) not in NOTED_DAGS:
         return None
     row = session.scalars(
         sa.select(XComModel).where(XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id,

@@ -3,7 +3,7 @@ task's log in the Airflow UI, and the run carries its outcome as its note.
 
 A throwaway Airflow (its own home, metadata database and free ports) runs the services ``./dev ui``
 starts; headless Chromium (skipped with the reason where it is not installed) opens the UI page of
-the run's report task and reads the log.
+the run's report task and reads the log (``tests/plugins/browser.py``: chromedriver's WebDriver API).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from tests.plugins.browser import chromium_or_skip, rendered_dom, visible_text
+from tests.plugins.browser import Browser, missing
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -32,7 +32,9 @@ def _free_port() -> int:
 
 
 def test_the_report_of_a_scheduled_sync_run_is_readable_in_the_ui(sync_world_factory, tmp_path) -> None:
-    chromium_or_skip()
+    reason = missing()
+    if reason:
+        pytest.skip(f"headless Chromium unavailable: {reason}")
     from lago_netsuite.cli import airflow_home
     from lago_netsuite.cli.airflow_services import AirflowServices
     from lago_netsuite.cli.demo import run_through_scheduler, wait_for_dags
@@ -73,8 +75,9 @@ def test_the_report_of_a_scheduled_sync_run_is_readable_in_the_ui(sync_world_fac
         assert note.startswith("OK:") and "synced" in note
 
         url = f"http://localhost:{port}/dags/lago_netsuite_sync/runs/{quote(run_id, safe='')}/tasks/report"
-        text = visible_text(rendered_dom(url, budget_ms=20000))
-        assert "sync report" in text, text[:3000]
+        with Browser.start(tmp_path) as browser:
+            browser.get(url)
+            text = browser.wait_text("body", "sync report", timeout=120)
         synced = world.report()["totals"]["synced"]
         assert synced > 0 and f"synced: {synced}" in text
         assert "Log file not found" not in text
