@@ -164,10 +164,10 @@ def unresolved(engine: Engine, run_id: str, *, long_waiting_hours: int = 24,
         ).all()
         since: dict[str, dt.datetime] = {}
         ids = [r.external_id for r in rows]
-        for start in range(0, len(ids), CHUNK):
+        for offset in range(0, len(ids), CHUNK):
             for ext, state, at in conn.execute(
                 sa.select(e.c.external_id, e.c.to_state, sa.func.min(e.c.at))
-                .where(e.c.external_id.in_(ids[start : start + CHUNK]))
+                .where(e.c.external_id.in_(ids[offset : offset + CHUNK]))
                 .group_by(e.c.external_id, e.c.to_state)
             ).tuples():
                 since[f"{ext}\0{state}"] = at
