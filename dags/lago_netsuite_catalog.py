@@ -24,6 +24,7 @@ from lago_netsuite.dag_support import (
 
 @dag(
     dag_id="lago_netsuite_catalog",
+    description="Daily: store Lago's catalog and customers, report what has no NetSuite mapping",
     schedule="@daily",
     start_date=START_DATE,
     catchup=False,

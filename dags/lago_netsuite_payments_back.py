@@ -21,6 +21,7 @@ from lago_netsuite.payments_back_tasks import payments_back
 
 @dag(
     dag_id="lago_netsuite_payments_back",
+    description="Hourly (minute 30), off by default: payments recorded in NetSuite become payments in Lago",
     schedule="30 * * * *",
     start_date=START_DATE,
     catchup=False,

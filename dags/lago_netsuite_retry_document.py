@@ -14,6 +14,7 @@ from lago_netsuite.dag_tasks import check_connections, extract, wire_sync
 
 @dag(
     dag_id="lago_netsuite_retry_document",
+    description="Retry one document by its number or Lago id; finds it in NetSuite rather than duplicating it",
     schedule=None,
     start_date=START_DATE,
     catchup=False,

@@ -27,6 +27,9 @@ from lago_netsuite.dag_tasks import check_connections, extract, wire_sync
 
 @dag(
     dag_id="lago_netsuite_sync",
+    # The Grid shows an asset schedule as "Asset"; the description says the hourly part too.
+    description="Hourly (at minute 0, UTC) and after each catalog refresh: Lago → NetSuite, "
+                "reporting what is not in NetSuite",
     schedule=AssetOrTimeSchedule(
         timetable=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
         assets=[Asset(name=CATALOG_ASSET_NAME, uri=CATALOG_ASSET_URI)],

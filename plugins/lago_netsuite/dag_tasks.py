@@ -82,17 +82,38 @@ def load(group: dict[str, Any], **context: Any) -> dict[str, Any]:
 
     # Names this mapped instance in the Grid view (rendered from the live context after the task).
     get_current_context()["group_label"] = group.get("label", "")  # type: ignore[typeddict-unknown-key]
+    ctx = run_context(context)
     with fail_fast():
-        return pipeline.load(run_context(context), group, netsuite_conn_id=NETSUITE_CONN_ID)
+        stats = pipeline.load(ctx, group, netsuite_conn_id=NETSUITE_CONN_ID)
+    if stats.get("failed_ids"):
+        # The whole group was sent; now make the refused records visible on this task in the Grid.
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lago_netsuite.report import refused_lines
+
+        lines = refused_lines(ctx.engine, stats["failed_ids"])
+        log.error("NetSuite refused %d record(s) of this group (the others were sent):\n%s",
+                  len(stats["failed_ids"]), "\n".join(lines))
+        raise AirflowFailException(
+            f"NetSuite refused {len(stats['failed_ids'])} of this group's records (the rest were sent); "
+            "each is listed above with NetSuite's message, and in the run's report"
+        )
+    return stats
 
 
 @task(trigger_rule="all_done")
 def report(**context: Any) -> dict[str, Any]:
-    """Log and return this run's outcomes; fail the run when a document failed or was held back."""
+    """Log and return the run's outcome; fail the run while a document is not in NetSuite.
+
+    The report (this run's outcomes and everything earlier runs left unresolved) is logged first,
+    then stored — in the sync store's ``sync_run`` table and as this task's XCom, also when the task
+    fails — and its one-paragraph verdict becomes the run's note (``lago_netsuite.run_notes``).
+    """
     from airflow.sdk.exceptions import AirflowFailException
 
     from lago_netsuite import pipeline
-    from lago_netsuite.report import newly_failed, render_text
+    from lago_netsuite.report import render_text
+    from lago_netsuite.run_notes import NOTE_XCOM_KEY
 
     ti = context["ti"]
     result = pipeline.report(
@@ -100,13 +121,17 @@ def report(**context: Any) -> dict[str, Any]:
         extract_counts=ti.xcom_pull(task_ids="extract"),
         transform_counts=(ti.xcom_pull(task_ids="transform") or {}).get("counts"),
     )
-    text = render_text(result)
-    log.info("sync report\n%s", text)
-    bad = newly_failed(result)
-    if bad:
+    log.info("sync report\n%s", render_text(result))
+    verdict = result["outcome"]
+    ti.xcom_push(key=NOTE_XCOM_KEY, value=verdict["note"])
+    if verdict["state"] == "warning":
+        log.warning("%s", verdict["note"])
+    if verdict["state"] == "failed":
+        ti.xcom_push(key="return_value", value=result)  # the result of a failed run is kept
         raise AirflowFailException(
-            f"{len(bad)} document(s) failed or were quarantined in this run; first: "
-            f"{bad[0]['kind']} {bad[0].get('number') or bad[0]['lago_id']}: {bad[0].get('reason')}"
+            f"{verdict['failed_now']} document(s) failed or were held back in this run and "
+            f"{verdict['unresolved']} are still unresolved from earlier runs; the report above lists each "
+            "with what to fix"
         )
     return result
 
@@ -129,8 +154,11 @@ def wire_sync(extracted: Any) -> None:  # XComArgs stand for the values at DAG d
     """extract → transform → load customers → invoices → the rest → credit applications and refunds → report."""
     plan = transform(extracted)
     stages = []
-    for stage, trigger in (("customers", "all_success"), ("invoices", "none_failed"), ("dependents", "none_failed"),
-                           ("applications", "none_failed")):
+    # A load task fails when NetSuite refused one of its records (after sending the whole group), so
+    # the next stage runs once the previous one is done, failed or not; a stage whose plan never
+    # came (transform failed) is upstream_failed all the same (Airflow cannot expand it).
+    for stage, trigger in (("customers", "all_success"), ("invoices", "all_done"), ("dependents", "all_done"),
+                           ("applications", "all_done")):
         selected = groups.override(task_id=f"plan_{stage}")(plan, stage)  # type: ignore[arg-type]
         stages.append(
             load.override(task_id=f"load_{stage}", trigger_rule=trigger).expand(group=selected)

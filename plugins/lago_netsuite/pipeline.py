@@ -236,10 +236,13 @@ def mapping_coverage(ctx: RunContext) -> dict[str, Any]:
 def report(ctx: RunContext, *, extract_counts: dict | None = None, transform_counts: dict | None = None) -> dict:
     """What this run did per kind, with every failed or held-back document and why."""
     from lago_netsuite.ledger.upsert import utcnow
-    from lago_netsuite.report import build_report
+    from lago_netsuite.report import build_report, outcome
 
-    result = build_report(ctx.engine, ctx.run_id)
+    result = build_report(ctx.engine, ctx.run_id, long_waiting_hours=ctx.settings.long_waiting_hours,
+                          window=(extract_counts or {}).get("window"))
     result["extract"] = extract_counts or {}
     result["transform"] = transform_counts or {}
+    result["outcome"] = outcome(result, policy=ctx.settings.unresolved_policy)
+    # Stored before the report task decides the run's fate: a failed run keeps its result too.
     record_run(ctx, finished_at=utcnow(), summary=json.dumps(result, default=str))
     return result

@@ -16,6 +16,7 @@ from lago_netsuite.hooks.errors import ConfigurationError
 
 VARIABLE_KEY = "lago_netsuite_settings"
 ALL_KINDS = ("customer", "invoice", "creditnote", "payment")
+UNRESOLVED_POLICIES = ("fail", "warn")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class SyncSettings:
     retry_backoff_minutes: int = 5  # first wait before retrying a transient failure; doubles
     kinds: tuple[str, ...] = ALL_KINDS
     data_docs_dir: str | None = None  # default: $AIRFLOW_HOME/data_docs
+    # Documents left failed, quarantined or waiting longer than ``long_waiting_hours`` by any run:
+    # "fail" ends every run red while one remains; "warn" keeps the run green with a warning note.
+    unresolved_policy: str = "fail"
+    long_waiting_hours: int = 24
     extra: dict[str, Any] = field(default_factory=dict)
 
     def mapping_path(self) -> str:
@@ -58,12 +63,15 @@ class SyncSettings:
                 continue
             kwargs[key] = value
         for key in ("batch_size", "documents_per_load_task", "load_parallelism", "lookback_days",
-                    "detail_fetch_workers", "max_attempts", "retry_backoff_minutes"):
+                    "detail_fetch_workers", "max_attempts", "retry_backoff_minutes", "long_waiting_hours"):
             if key in kwargs and (not isinstance(kwargs[key], int) or isinstance(kwargs[key], bool)
                                   or kwargs[key] < (0 if key == "lookback_days" else 1)):
                 raise ConfigurationError(f"{source}: {key} must be a positive integer, got {kwargs[key]!r}")
         if "batch_size" in kwargs and kwargs["batch_size"] > 500:
             raise ConfigurationError(f"{source}: batch_size is at most 500 records per RESTlet call")
+        if kwargs.get("unresolved_policy", "fail") not in UNRESOLVED_POLICIES:
+            raise ConfigurationError(f"{source}: unresolved_policy must be one of {UNRESOLVED_POLICIES}, "
+                                     f"got {kwargs['unresolved_policy']!r}")
         if "kinds" in kwargs:
             kinds = tuple(kwargs["kinds"])
             unknown = set(kinds) - set(ALL_KINDS)

@@ -98,3 +98,54 @@ def test_airflow_does_not_import_the_package_as_plugins() -> None:
 
     found = [Path(p) for p in find_path_from_directory(str(ROOT / "plugins"), ".airflowignore")]
     assert not [p for p in found if "lago_netsuite" in p.parts and p.suffix == ".py"]
+
+
+def test_every_dag_has_a_description(dagbag) -> None:
+    """The DAG list shows ``description`` under each DAG's name: every DAG (any engineer's) has one."""
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.description and len(dag.description) >= 20, f"{dag_id} has no description for the DAG list"
+
+
+def test_the_sync_description_says_it_runs_hourly(dagbag) -> None:
+    assert "hourly" in dagbag.dags["lago_netsuite_sync"].description.lower()
+
+
+def test_the_backfill_form_accepts_every_choice_of_kinds_and_only_those(dagbag) -> None:
+    """The form's kinds are a pick list of the four; no choice an accountant can make is rejected."""
+    from itertools import combinations
+
+    from airflow.sdk.definitions.param import Param
+
+    spec = dagbag.dags["lago_netsuite_backfill"].params.get_param("kinds").dump()
+    kinds = ["customer", "invoice", "creditnote", "payment"]
+    assert spec["schema"]["examples"] == kinds  # what makes Airflow's trigger form a multi-select
+    for n in range(1, 5):
+        for choice in combinations(kinds, n):
+            assert Param(**{**spec["schema"], "default": list(choice)}).resolve() == list(choice)
+    for typo in (["invoices"], [], ["invoice", "invoice"]):
+        with pytest.raises(Exception, match="kinds|valid|unique|short|enum|not one of"):
+            Param(**{**spec["schema"], "default": typo}).resolve()
+
+
+def test_lago_and_netsuite_connection_types_are_registered() -> None:
+    """The installed distribution's provider-info entry point gives the connection form both types."""
+    from importlib.metadata import entry_points
+
+    if not [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("lago_netsuite.")]:
+        pytest.skip("the project is not installed in this environment (./dev setup installs it)")
+    from airflow.providers_manager import ProvidersManager
+
+    from lago_netsuite.hooks.lago import LagoHook
+    from lago_netsuite.hooks.netsuite import NetSuiteRestletHook
+
+    manager = ProvidersManager()
+    assert "lago-netsuite-sync" in manager.providers
+    behaviours = manager.field_behaviours
+    for conn_type, hook in (("lago", LagoHook), ("netsuite", NetSuiteRestletHook)):
+        declared = hook.get_ui_field_behaviour()
+        assert behaviours[conn_type]["hidden_fields"] == declared["hidden_fields"], conn_type
+        assert behaviours[conn_type]["relabeling"] == declared["relabeling"], conn_type
+    widgets = manager.connection_form_widgets
+    netsuite_fields = {w.field_name for k, w in widgets.items() if k.startswith("extra__netsuite__")}
+    assert {"account_id", "consumer_key", "consumer_secret", "token_id", "token_secret"} <= netsuite_fields
+    assert widgets["extra__netsuite__token_secret"].is_sensitive

@@ -1,11 +1,11 @@
-"""Run a real Airflow for this project — api-server, scheduler (LocalExecutor), dag-processor — and stop it cleanly.
+"""Run a real Airflow for this project — api-server, scheduler, dag-processor, triggerer — and stop it cleanly.
 
 Each component starts in its own process group, so stopping sends SIGTERM to the whole group
 (uvicorn workers, executor workers, task supervisors included), waits, then SIGKILLs what is left:
 ``airflow standalone`` stopped with a plain SIGTERM leaves children behind. Logs go to
 ``<run-dir>/airflow-<component>.log``.
 
-    python -m lago_netsuite.cli.airflow_services run --run-dir .run      # foreground; Ctrl-C stops all
+    python -m lago_netsuite.cli.airflow_services run --run-dir .run [--port 8080]   # foreground; Ctrl-C stops all
     python -m lago_netsuite.cli.airflow_services start|stop|status --run-dir .run
 """
 
@@ -23,7 +23,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor")
+# The triggerer too: no task of the project defers, but without one the UI's health badge is red.
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTH_URL = "http://localhost:8080/api/v2/monitor/health"
 
 
@@ -123,8 +124,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["run", "start", "stop", "status"])
     parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=8080, help="port of the UI and API (default 8080)")
     args = parser.parse_args(argv)
-    services = AirflowServices(run_dir=args.run_dir)
+    env = dict(os.environ)
+    if args.port != 8080:  # the API server's port and the URL task workers report to move together
+        env["AIRFLOW__API__PORT"] = str(args.port)
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://localhost:{args.port}/execution/"
+    services = AirflowServices(run_dir=args.run_dir, env=env,
+                               health_url=HEALTH_URL.replace(":8080/", f":{args.port}/"))
     if args.action == "stop":
         services.stop()
         print("Airflow stopped")
@@ -142,8 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     except (RuntimeError, TimeoutError):
         services.stop()
         raise
-    print("Airflow is up: http://localhost:8080 (api-server, scheduler with the LocalExecutor, dag-processor)")
-    print("Sync ledger: http://localhost:8080/plugin/sync-ledger (Airflow's navigation: 'Sync ledger')")
+    print(f"Airflow is up: http://localhost:{args.port} (api-server, scheduler with the LocalExecutor, "
+          "dag-processor, triggerer)")
+    print(f"Sync ledger: http://localhost:{args.port}/plugin/sync-ledger (Airflow's navigation: 'Sync ledger')")
     print(f"Logs: {args.run_dir}/airflow-*.log")
     if args.action == "start":
         return

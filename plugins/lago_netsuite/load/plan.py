@@ -58,12 +58,23 @@ class GroupRef:
         return {"run_id": self.run_id, "stage": self.stage, "group_no": self.group_no, "label": self.label}
 
 
+def _name(row: Any) -> str:
+    """How a record is named in a task label: its number (a payment: its reference), else its customer
+    and date (a payment from a provider has no reference), never a bare Lago UUID when avoidable."""
+    if row.number:
+        return str(row.number)
+    customer, day = getattr(row, "customer", None), getattr(row, "day", None)
+    if customer:
+        return f"{customer} {day or ''}".strip()
+    return str(row.lago_id)[:8]
+
+
 def _label(rows: list[Any]) -> str:
     kinds: dict[str, int] = {}
     for r in rows:
         word = "voids" if r.action == "void" else _KIND_WORDS.get(r.kind, r.kind)
         kinds[word] = kinds.get(word, 0) + 1
-    names = [str(r.number or r.lago_id) for r in rows]
+    names = [_name(r) for r in rows]
     what = ", ".join(f"{n} {w}" for w, n in kinds.items())
     span = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
     return f"{what}: {span}"[:250]
@@ -117,8 +128,11 @@ def plan_groups(
     scope = set(kinds) | ({"salesorder"} if "invoice" in kinds else set())
     if "invoice" in kinds or "creditnote" in kinds:
         scope |= STAGE_4_KINDS
+    d = schema.document
     query = (
-        sa.select(t.c.external_id, t.c.kind, t.c.action, t.c.number, t.c.lago_id)
+        sa.select(t.c.external_id, t.c.kind, t.c.action, t.c.number, t.c.lago_id,
+                  d.c.customer_external_id.label("customer"), d.c.issuing_date.label("day"))
+        .select_from(t.outerjoin(d, sa.and_(d.c.kind == t.c.kind, d.c.lago_id == t.c.lago_id)))
         .where(t.c.state.in_(SENDABLE), t.c.kind.in_(scope),
                sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
         .order_by(t.c.kind, t.c.number, t.c.external_id)
