@@ -27,7 +27,7 @@ MAX_LISTED = 200
 
 def _outcome(state: str, last_synced_code: str | None) -> str:
     if state == SYNCED:
-        return "synced" if last_synced_code == "created" else "already_there"
+        return "synced" if last_synced_code in ("created", "applied") else "already_there"
     return {VOIDED: "voided", WAITING: "waiting", PENDING: "retry_later", SENT: "retry_later",
             FAILED: "failed", QUARANTINED: "quarantined", SKIPPED: "skipped"}.get(state, state)
 
@@ -189,7 +189,8 @@ def unresolved(engine: Engine, run_id: str, *, long_waiting_hours: int = 24,
 
 WIDTH = 100
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
-_LABELS = {"customer": "customer", "invoice": "invoice", "creditnote": "credit note", "payment": "payment"}
+_LABELS = {"customer": "customer", "invoice": "invoice", "salesorder": "sales order", "creditnote": "credit note",
+           "payment": "payment", "creditapply": "credit application", "refund": "refund"}
 MAPPING_FILE = ("the mapping file (include/mappings/netsuite_mapping.yaml, or mapping_file in the "
                 "lago_netsuite_settings Variable)")
 RETRY = "then run lago_netsuite_retry_document with its number (or wait for the next run)"

@@ -53,3 +53,11 @@ def test_the_verdict_fails_or_warns_on_documents_earlier_runs_left_behind() -> N
     text = render_text(_report(unresolved=[old]))
     assert "STILL UNRESOLVED from earlier runs" in text and "open 2.1 days" in text
     assert "retry_document" in text  # what to do about a NetSuite refusal
+
+
+def test_an_application_made_now_counts_as_synced_and_is_named_in_words() -> None:
+    from lago_netsuite.report import _LABELS, _outcome
+
+    assert _outcome("synced", "applied") == "synced"
+    assert _outcome("synced", "existing") == "already_there"
+    assert _LABELS["creditapply"] == "credit application" and _LABELS["refund"] == "refund"
