@@ -139,7 +139,7 @@ def test_a_document_held_back_by_its_customer_names_it_and_its_reason_until_it_i
         (WAITING, expected)
     report = build_report(engine, "run-1")
     assert [(w["external_id"], w["reason"]) for w in report["waiting"]] == [("lago-invoice-i1", expected)]
-    assert expected in render_text(report)
+    assert " ".join(expected.split()) in " ".join(render_text(report).split())  # the report wraps its lines
     again = loader(engine, "run-2").load(["lago-invoice-i1"])  # same blocker, same reason: no new event
     assert again.waiting == 1 and events(engine, "lago-invoice-i1").count(expected) == 1
     seed(engine, [replace(customer(1), source_hash="h2")])  # corrected in Lago: the customer is sendable again

@@ -37,7 +37,9 @@ def test_a_fresh_sync_lands_every_document_once_with_lagos_totals(sync_world_fac
     # nothing but succeeded payments, finalized invoices and unlinked customers was sent
     ledger = world.ledger()
     skipped = {e: r.last_error_message for e, r in ledger.items() if r.state == "skipped"}
-    assert all("payment status" in m or "linked to NetSuite" in m or "voided" in m for m in skipped.values())
+    assert all("payment status" in m or "linked to NetSuite" in m or "voided" in m
+               or (m.startswith("refund of credit note") and ("pending" in m or "failed" in m))
+               for m in skipped.values()), skipped
 
 
 def test_a_second_run_sends_nothing_and_creates_nothing(sync_world: SyncWorld) -> None:
