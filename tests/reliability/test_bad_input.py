@@ -898,7 +898,13 @@ def test_a_run_with_bad_documents_and_a_shifting_list_syncs_every_good_document_
     assert spawned >= 3, "the invoice list should have shifted between page calls"
 
     world.lago_admin("POST", "config", {"shift_on_list": False})
-    assert world.run() == "success"  # picks up what the last shift added; nothing new is bad
+    # picks up what the last shift added; nothing new is bad, but the documents held back in the
+    # first run are still unresolved, so the report fails this run too (unresolved_policy: fail)
+    assert world.run() == "failed"
+    tasks = latest_run_tasks("lago_netsuite_sync")
+    assert {t for t, (s, _) in tasks.items() if s not in ("success", "skipped")} == {"report", "watcher"}
+    outcome = world.report()["outcome"]
+    assert outcome["failed_now"] == 0 and outcome["unresolved"] > 0, outcome
 
     ledger = world.ledger()
     records = {r["externalId"]: r for r in world.netsuite_records()}
