@@ -38,7 +38,10 @@ def test_two_loaders_share_the_records_and_none_is_sent_twice(postgres_url, nets
              for _ in range(2)]
     import time
 
-    time.sleep(3)  # both processes imported and waiting
+    deadline = time.monotonic() + 120  # both processes imported, connected and waiting, however loaded the machine
+    while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), [p.communicate()[1][-2000:] for p in procs]
+        time.sleep(0.05)
     go.touch()
     outputs = [p.communicate(timeout=180) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outputs]

@@ -9,6 +9,7 @@ real Airflow, in process — and returns the run's state.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -46,6 +47,30 @@ def airflow_db() -> Path:
     return home
 
 
+_PARAM_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+def _with_param_defaults(dag_id: str, dag: Any, conf: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The run's conf with every param the conf leaves out at its declared default, as the UI form sends.
+
+    dag.test() runs the tasks in this process, and Airflow resolves the run's conf into the task's
+    Param objects in place (operators share them when copied); a value one run passed (an end_date)
+    would otherwise become the default of the next run of the same DAG. Each task runs in a fresh
+    process in a deployment, where this cannot happen.
+    """
+    if conf is None:
+        return None
+    from airflow.sdk.definitions._internal.types import NOTSET
+
+    if dag_id not in _PARAM_DEFAULTS:  # the dagbag fixture records them before any run
+        _PARAM_DEFAULTS[dag_id] = {}
+        for key in dag.params:
+            value = dag.params.get_param(key).value
+            if value is not NOTSET:
+                _PARAM_DEFAULTS[dag_id][key] = copy.deepcopy(value)
+    return {**_PARAM_DEFAULTS[dag_id], **conf}
+
+
 @pytest.fixture(scope="session")
 def dagbag(airflow_db: Path) -> Any:
     """Every DAG of the project, parsed once."""
@@ -53,6 +78,8 @@ def dagbag(airflow_db: Path) -> Any:
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert not bag.import_errors, bag.import_errors
+    for dag_id, dag in bag.dags.items():
+        _with_param_defaults(dag_id, dag, {})
     return bag
 
 
@@ -79,7 +106,7 @@ class SyncWorld:
     def run(self, dag_id: str = "lago_netsuite_sync", conf: dict[str, Any] | None = None) -> str:
         """Run a DAG once with ``dag.test()``; return the run's final state."""
         dag = self.dagbag.get_dag(dag_id)
-        dag_run = dag.test(run_conf=conf)
+        dag_run = dag.test(run_conf=_with_param_defaults(dag_id, dag, conf))
         return str(getattr(dag_run.state, "value", dag_run.state))
 
     def report(self) -> dict[str, Any]:
