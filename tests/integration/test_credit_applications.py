@@ -23,8 +23,8 @@ import sqlalchemy as sa
 
 from lago_netsuite.ledger import schema, store
 from lago_netsuite.money import to_major
+from lago_netsuite.sandbox.books import customer_ar, invoice_dues, is_flagged, netsuite_by_external_id
 from lago_netsuite.sandbox.server import serve_in_thread
-from tests.plugins.books import customer_ar, invoice_dues, is_flagged, netsuite_by_external_id
 from tests.plugins.netsuite_sandbox import ACCOUNT_ID, CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]

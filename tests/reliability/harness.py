@@ -467,7 +467,7 @@ class SyncBench:
 def _assert_applications_once(bench: Any, ledger: dict[str, Any], by_ext: dict[str, dict[str, Any]]) -> None:
     """Every credit consumed in Lago is one synced application of exactly its amount on its memo,
     and every invoice's amount due in NetSuite equals Lago's (a credit applied twice would not)."""
-    from tests.plugins.books import invoice_dues
+    from lago_netsuite.sandbox.books import invoice_dues
 
     for inv in bench.dataset.invoices:
         if inv["status"] != "finalized":

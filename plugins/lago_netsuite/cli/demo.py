@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {run_state} in {seconds:.1f} s (run {run_id})", flush=True)
             failures += run_state != "success"
         after = _netsuite_records(state["netsuite_url"])
+        books = _books(after)
         failures += _payments_back(state["netsuite_url"], log, env, timings, runs)
     finally:
         for dag_id in (*DAGS, PAYMENTS_BACK):  # no scheduled runs behind the user's back after the demo
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             services.stop()
         _sandbox("stop", run_dir, [])
     _print_summary(home, before, after, timings)
+    _print_books(books)
     _print_payments_back()
     _print_where(args.port, runs, kept=args.keep_running)
     return 1 if failures else 0
@@ -231,6 +233,37 @@ def _payments_back(netsuite_url: str, log: Path, env: dict[str, str], timings: d
     runs["payments-back"] = (PAYMENTS_BACK, run_id)
     print(f"    {run_state} in {seconds:.1f} s (run {run_id})", flush=True)
     return int(run_state != "success")
+
+
+def _books(netsuite_records: list[dict[str, Any]]) -> list[str]:
+    """The books after the sync runs (before payments go back): each customer's A/R against Lago's.
+
+    Lago's side is read through its API (``lago_default``), NetSuite's from the sandbox's records
+    (what its A/R aging would show: every invoice's and memo's amount remaining).
+    """
+    from lago_netsuite.hooks.lago import LagoHook
+    from lago_netsuite.sandbox.books import ar_lines, customer_ar, netsuite_by_external_id
+
+    try:
+        hook = LagoHook("lago_default")
+        invoices = list(hook.paginate("/invoices"))
+        notes = list(hook.paginate("/credit_notes"))
+    except Exception as exc:  # noqa: BLE001 - the demo still prints the rest
+        return [f"could not read Lago's balances: {type(exc).__name__}: {exc}"]
+    return ar_lines(customer_ar(invoices, notes, netsuite_by_external_id(netsuite_records)))
+
+
+def _print_books(books: list[str]) -> None:
+    runs = _runs(DAGS[1], 1)
+    ledger = (json.loads(runs[0]["summary"] or "{}") if runs else {}).get("ledger") or {}
+    print("==> The books across documents")
+    print(f"    credit memos applied to later invoices (credit Lago consumed): "
+          f"{sum((ledger.get('creditapply') or {}).values())}; customer refunds: "
+          f"{(ledger.get('refund') or {}).get('synced', 0)} synced, "
+          f"{(ledger.get('refund') or {}).get('skipped', 0)} skipped (pending or failed in Lago)")
+    for line in books:
+        print(f"    {line}")
+    print()
 
 
 def _print_payments_back() -> None:

@@ -1,5 +1,8 @@
 """The books after a sync: every invoice's amount due and every customer's A/R, NetSuite vs Lago.
 
+Read from the two sandboxes (the NetSuite sandbox's ``amount_remaining`` is what NetSuite's A/R
+aging shows); the demo prints it and the tests assert it.
+
 Definitions (README, "How documents become NetSuite records"):
 
 - **Lago's amount due on an invoice**: ``total_due_amount_cents`` of a finalized invoice (its total
@@ -69,3 +72,13 @@ def is_flagged(note: dict[str, Any]) -> bool:
     """A voided credit note of which something was already used: left for the accountant."""
     used = int(note.get("offset_amount_cents") or 0) + int(note.get("refund_amount_cents") or 0)
     return note.get("credit_status") == "voided" and used > 0
+
+
+def ar_lines(ar: dict[tuple[str, str], tuple[Decimal, Decimal]], limit: int = 10) -> list[str]:
+    """What the demo prints: how many customers' A/R equals Lago's balance due, and each that does not."""
+    equal = [k for k, (lago, netsuite) in ar.items() if lago == netsuite]
+    lines = [f"A/R per customer and currency, NetSuite sandbox vs Lago's balance due: {len(equal)} of {len(ar)} equal"]
+    for (customer, currency), (lago, netsuite) in ar.items():
+        if lago != netsuite and len(lines) <= limit:
+            lines.append(f"  {customer} {currency}: NetSuite {netsuite} vs Lago {lago} (difference {netsuite - lago})")
+    return lines
