@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {run_state} in {seconds:.1f} s (run {run_id})", flush=True)
             failures += run_state != "success"
         after = _netsuite_records(state["netsuite_url"])
-        books = _books(after)
+        books = _books(after, state["lago_url"], args.project / "airflow_settings.yaml")
         failures += _payments_back(state["netsuite_url"], log, env, timings, runs)
     finally:
         for dag_id in (*DAGS, PAYMENTS_BACK):  # no scheduled runs behind the user's back after the demo
@@ -235,19 +235,32 @@ def _payments_back(netsuite_url: str, log: Path, env: dict[str, str], timings: d
     return int(run_state != "success")
 
 
-def _books(netsuite_records: list[dict[str, Any]]) -> list[str]:
+def _books(netsuite_records: list[dict[str, Any]], lago_url: str, settings: Path) -> list[str]:
     """The books after the sync runs (before payments go back): each customer's A/R against Lago's.
 
-    Lago's side is read through its API (``lago_default``), NetSuite's from the sandbox's records
-    (what its A/R aging would show: every invoice's and memo's amount remaining).
+    Lago's side is read through its API with the sandbox's key (the ``lago_default`` connection of
+    ``airflow_settings.yaml``), NetSuite's from the sandbox's records (what its A/R aging would
+    show: every invoice's and memo's amount remaining).
     """
-    from lago_netsuite.hooks.lago import LagoHook
+    from lago_netsuite.cli.airflow_settings import read_settings
     from lago_netsuite.sandbox.books import ar_lines, customer_ar, netsuite_by_external_id
 
+    def every(collection: str, key: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page: int | None = 1
+        while page:
+            url = f"{lago_url.rstrip('/')}/{collection}?page={page}&per_page=100"
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"})  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - the loopback sandbox
+                body = json.loads(resp.read())
+            out.extend(body[key])
+            page = (body.get("meta") or {}).get("next_page")
+        return out
+
     try:
-        hook = LagoHook("lago_default")
-        invoices = list(hook.paginate("/invoices"))
-        notes = list(hook.paginate("/credit_notes"))
+        conns = {c["conn_id"]: c for c in read_settings(settings)["connections"]}
+        api_key = conns["lago_default"]["conn_password"]
+        invoices, notes = every("invoices", "invoices"), every("credit_notes", "credit_notes")
     except Exception as exc:  # noqa: BLE001 - the demo still prints the rest
         return [f"could not read Lago's balances: {type(exc).__name__}: {exc}"]
     return ar_lines(customer_ar(invoices, notes, netsuite_by_external_id(netsuite_records)))
