@@ -159,27 +159,28 @@ class SyncWorld:
         return str(max(expected) if isinstance(expected, frozenset) else expected)
 
 
-def _dataset(invoices: int, customers: int, days: int, seed: int) -> Any:
+def _dataset(invoices: int, customers: int, days: int, seed: int, end: date | None = None) -> Any:
     from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
 
-    today = date.today()
+    last = end or date.today()
     return generate(DatasetSpec(seed=seed, customers=customers, invoices=invoices,
-                                start_date=today - timedelta(days=days - 1), end_date=today, as_of_end=True))
+                                start_date=last - timedelta(days=days - 1), end_date=last, as_of_end=True))
 
 
 @pytest.fixture
 def sync_world_factory(
     dagbag: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., SyncWorld]]:
-    """Build a world: ``factory(invoices=40, customers=10, days=3, seed=11, store_url=None, **netsuite)``."""
+    """Build a world: ``factory(invoices=40, customers=10, days=3, seed=11, store_url=None, end_date=None,
+    **netsuite)`` (documents issued over ``days`` days up to ``end_date``, default today)."""
     from lago_netsuite.sandbox.pair import build_pair
 
     started: list[SyncWorld] = []
 
     def factory(*, invoices: int = 40, customers: int = 10, days: int = 3, seed: int = 11,
                 store_url: str | None = None, mapping: Path = DEMO_MAPPING, lago_rate_limit: int | None = 50,
-                **netsuite: Any) -> SyncWorld:
-        dataset = _dataset(invoices, customers, days, seed)
+                end_date: date | None = None, **netsuite: Any) -> SyncWorld:
+        dataset = _dataset(invoices, customers, days, seed, end_date)
         pair = build_pair(dataset, lago_api_key=LAGO_KEY, mapping_path=mapping, lago_rate_limit=lago_rate_limit,
                           netsuite_credentials={"account_id": ACCOUNT_ID, **CREDENTIALS}, **netsuite)
         lago, ns = serve_in_thread(pair.lago_app), serve_in_thread(pair.netsuite_app)
