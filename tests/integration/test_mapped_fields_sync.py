@@ -15,6 +15,7 @@ EXTRA_FIELDS: dict[str, Any] = {
                                                         "lookup": {"company": "1", "individual": "2"}}}},
     "customerpayment": {"header": {"custbody_lago_customer": {"from": "external_customer_id"},
                                    "custbody_lago_paid_date": {"from": "created_at", "type": "date"}}},
+    "customerrefund": {"header": {"custbody_lago_refund_of": {"from": "number"}, "class": "77"}},
 }
 DEPARTMENTS = {"acme_us": "101", "acme_eu": "102", "acme_jp": "103", "acme_kw": "104"}
 
@@ -70,4 +71,10 @@ def test_an_account_requiring_a_department_syncs_only_once_the_mapping_gives_one
         year, month, day = (int(x) for x in p["created_at"][:10].split("-"))
         assert r["body"]["columns"]["custbody_lago_customer"] == p["external_customer_id"]
         assert r["body"]["columns"]["custbody_lago_paid_date"] == f"{month}/{day}/{year}"
+    notes = {f"lago-refund-{n['lago_id']}": n for n in world.dataset.credit_notes
+             if n.get("refund_status") == "succeeded" and n.get("refund_amount_cents")}
+    refunds = [r for r in landed.values() if r["type"] == "customerrefund"]
+    assert notes and sorted(r["externalId"] for r in refunds) == sorted(notes)
+    assert all((r["body"]["columns"]["custbody_lago_refund_of"], r["body"]["columns"]["class"])
+               == (notes[r["externalId"]]["number"], "77") for r in refunds)
     world.assert_exactly_once_and_in_agreement()

@@ -184,3 +184,31 @@ def test_a_broken_fields_section_names_file_key_and_line(fields: dict[str, Any],
         parse_mappings(text, source="bad.yaml")
     msg = str(err.value)
     assert "bad.yaml" in msg and problem in msg and "(line " in msg, msg
+
+
+def test_a_customer_refund_gets_its_own_fields_from_the_credit_note_overridable_per_billing_entity() -> None:
+    from decimal import Decimal
+
+    from lago_netsuite.transform import TransformSettings, transform_documents
+
+    fields = {**FIELDS, "customerrefund": {"header": {
+        "department": "12", "custbody_refund_of": {"from": "number"},
+        "custbody_refund_reason": {"from": "reason", "lookup": {"other": "3"}, "default": "4"}}}}
+    m = mapping_with(fields, options__refund_account="1000",
+                     billing_entities__acme_eu__fields={"customerrefund": {"header": {"department": "13"}}})
+    notes = []
+    for n, entity in ((1, "acme_us"), (2, "acme_eu")):
+        inv = invoice(n, entity)
+        note = build_credit_note(inv, [Decimal(1)] * len(inv["fees"]), offset_fraction=Decimal(0))
+        note["refund_amount_cents"] = note["total_amount_cents"]
+        note["credit_amount_cents"] = note["balance_amount_cents"] = 0
+        note["refund_status"], note["reason"] = "succeeded", "other"
+        notes.append((inv, note))
+    result = transform_documents(invoices=[i for i, _ in notes], credit_notes=[n for _, n in notes], payments=[],
+                                 customers=[], mappings=m, settings=TransformSettings.from_mappings(m))
+    assert not len(result.quarantined), result.quarantined.to_dict("records")
+    refunds = result.records[result.records["kind"] == "refund"].set_index("external_id")["body"]
+    got = {ext: (b["columns"]["department"], b["columns"]["custbody_refund_of"], b["columns"]["custbody_refund_reason"])
+           for ext, b in refunds.items()}
+    assert got == {f"lago-refund-{notes[0][1]['lago_id']}": ("12", notes[0][1]["number"], "3"),
+                   f"lago-refund-{notes[1][1]['lago_id']}": ("13", notes[1][1]["number"], "3")}
