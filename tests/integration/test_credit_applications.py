@@ -193,6 +193,17 @@ def test_lago_lines_keeps_the_negative_credit_note_line(world_factory, tmp_path)
         assert any(line["item"] == "404" and Decimal(str(line["amount"])) < 0 for line in lines)
     # refunds are booked in both modes
     assert any(r["type"] == "customerrefund" for r in ns.values())
+    # every document's and customer's ledger row carries its customer's billing entity (the UI's filter)
+    entity = {c["external_id"]: c["billing_entity_code"] for c in world.dataset.customers}
+    lago_entity = {f"lago-customer-{c['lago_id']}": c["billing_entity_code"] for c in world.dataset.customers}
+    for kind, docs in (("invoice", world.dataset.invoices), ("creditnote", world.dataset.credit_notes)):
+        for d in docs:
+            row = ledger.get(f"lago-{kind}-{d['lago_id']}")
+            if row is not None:
+                lago_entity[row.external_id] = entity[d["customer"]["external_id"]]
+    carried = {e: r.billing_entity_code for e, r in ledger.items() if e in lago_entity}
+    assert len(carried) > 50 and carried == {e: lago_entity[e] for e in carried}
+    assert len(set(carried.values())) > 1
 
 
 def test_a_consumed_credit_note_issued_before_the_window_is_fetched_and_applied(world_factory) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from lago_netsuite.ledger import migrations, schema, store
+from lago_netsuite.ledger import billing_entities, catalog, migrations, schema, store
 from lago_netsuite.ui import links, queries
 
 ACCOUNT = "1234567_SB1"
@@ -83,6 +83,8 @@ def seed_store(engine: sa.Engine) -> dict[str, Any]:
         conn.execute(schema.document.insert(), docs)
         conn.execute(schema.ledger.insert(), rows)
         conn.execute(schema.event.insert(), events)
+        # what the transform does after writing rows: each carries its customer's billing entity
+        billing_entities.refresh_rows(conn, [r["external_id"] for r in rows])
         conn.execute(schema.sync_run.insert(), [{"run_id": SYNC_RUN, "dag_id": "lago_netsuite_sync", "started_at": T0,
                                                  "finished_at": None, "window_from": None, "window_to": None,
                                                  "summary": None}])
@@ -200,6 +202,32 @@ def test_documents_page_counts_filters_and_links(ui: UI) -> None:
     assert unbuilt["amount"] == "10.02 EUR"  # from the Lago document: the ledger row has no amount
     assert ui.client.get("/api/documents", params={"state": "bogus"}, headers=ui.admin).status_code == 400
     assert ui.client.get("/api/documents", params={"date_from": "01/02/2026"}, headers=ui.admin).status_code == 400
+
+
+def test_billing_entity_filter_and_counts_follow_the_customer(ui: UI) -> None:
+    """Counts per state are exact for a billing entity, and move when Lago moves the customer."""
+    def entity(code: str) -> dict[str, Any]:
+        return ui.client.get("/api/documents", params={"billing_entity": code, "limit": 200},
+                             headers=ui.admin).json()
+
+    fr = entity("acme-fr")  # customers 0 and 1: 20 invoices, and customer 0's own row
+    expected: dict[str, int] = {"failed": 1}  # lago-customer-cust-0
+    for number, (state, *_rest) in ui.plan.items():
+        if int(number[-4:]) % 3 != 2:
+            expected[state] = expected.get(state, 0) + 1
+    assert fr["counts"] == expected and fr["total"] == 21 and len(fr["rows"]) == 21
+    assert {r["billing_entity"] for r in fr["rows"]} == {"acme-fr"}
+
+    # Lago moves CUST-2 to acme-fr: the catalog refresh stores it, and its 10 invoices follow
+    lago_customer = {"lago_id": "cust-2", "external_id": "CUST-2", "billing_entity_code": "acme-fr",
+                     "name": "Customer 2", "currency": "EUR"}
+    catalog.upsert_customers(ui.engine, [lago_customer], run_id="catalog-refresh")
+    assert entity("acme-jp")["total"] == 0 and entity("acme-jp")["rows"] == []
+    after = entity("acme-fr")
+    assert after["total"] == 31 and sum(after["counts"].values()) == 31
+    with ui.engine.connect() as conn:  # the rows carry it, as the filter reads it
+        t = schema.ledger
+        assert conn.execute(sa.select(sa.func.count()).where(t.c.billing_entity_code == "acme-fr")).scalar_one() == 31
 
 
 def test_documents_pagination_is_keyset_and_complete(ui: UI) -> None:

@@ -153,3 +153,42 @@ def test_store_connection_without_a_database_names_the_connection(monkeypatch) -
 
 def test_redacted_hides_the_password() -> None:
     assert "secret" not in store.redacted("postgresql+psycopg://u:secret@h/db")
+
+
+def test_the_billing_entity_migration_fills_the_rows_that_existed_before_it(tmp_path: Path) -> None:
+    """0017 adds ``sync_ledger.billing_entity_code`` and fills it from the document's customer."""
+    import shutil
+    from datetime import datetime
+
+    before = tmp_path / "before"
+    before.mkdir()
+    for m in migrations.discover():
+        if m.version < 17:
+            shutil.copy(m.path, before / m.path.name)
+    eng = store.get_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrations.migrate(eng, before)
+    now = datetime(2026, 1, 1)
+    common = {"payload": "{}", "payload_hash": "0" * 64, "first_seen_at": now, "changed_at": now,
+              "last_seen_at": now}
+    row = {"record_type": "invoice", "action": "create", "state": "synced", "attempts": 0, "changed_after_sync": 0,
+           "created_at": now, "updated_at": now}
+    with eng.begin() as conn:
+        conn.execute(sa.text("INSERT INTO lago_customer (lago_id, external_id, billing_entity_code, payload, "
+                             "payload_hash, first_seen_at, changed_at, last_seen_at) VALUES "
+                             "('c1', 'CUST-1', 'acme-fr', :payload, :payload_hash, :first_seen_at, :changed_at, "
+                             ":last_seen_at)"), common)
+        conn.execute(sa.text("INSERT INTO lago_document (kind, lago_id, customer_external_id, payload, payload_hash, "
+                             "first_seen_at, changed_at, last_seen_at) VALUES ('invoice', 'i1', 'CUST-1', :payload, "
+                             ":payload_hash, :first_seen_at, :changed_at, :last_seen_at)"), common)
+        for ext, kind, lago_id in (("lago-invoice-i1", "invoice", "i1"), ("lago-salesorder-i1", "salesorder", "i1"),
+                                   ("lago-customer-c1", "customer", "c1"), ("lago-invoice-i9", "invoice", "i9")):
+            conn.execute(sa.text("INSERT INTO sync_ledger (external_id, kind, record_type, lago_id, action, state, "
+                                 "attempts, changed_after_sync, created_at, updated_at) VALUES (:ext, :kind, "
+                                 ":record_type, :lago_id, :action, :state, :attempts, :changed_after_sync, "
+                                 ":created_at, :updated_at)"), {**row, "ext": ext, "kind": kind, "lago_id": lago_id})
+    assert migrations.migrate(eng) == [m.version for m in migrations.discover() if m.version >= 17]
+    with eng.connect() as conn:
+        t = schema.ledger
+        got = dict(conn.execute(sa.select(t.c.external_id, t.c.billing_entity_code)).all())
+    assert got == {"lago-invoice-i1": "acme-fr", "lago-salesorder-i1": "acme-fr", "lago-customer-c1": "acme-fr",
+                   "lago-invoice-i9": None}  # no stored Lago document: nothing to derive it from

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lago_netsuite.ledger import schema
+from lago_netsuite.ledger.billing_entities import refresh_customers
 from lago_netsuite.ledger.store import canonical_json, lookup_text
 from lago_netsuite.ledger.upsert import UpsertCounts, payload_hash, upsert_tracked
 
@@ -130,6 +131,9 @@ def upsert_customers(
         )
     with engine.begin() as conn:
         counts = upsert_tracked(conn, schema.customer, ("lago_id",), rows, run_id)
+        changed = {key[0] for key in counts.changed_keys}
+        # a new or changed customer (its billing entity, say) re-derives its own and its documents' rows
+        refresh_customers(conn, [(str(r["lago_id"]), str(r["external_id"])) for r in rows if r["lago_id"] in changed])
     return _with_invalid(counts, invalid)
 
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lago_netsuite.ledger import schema
+from lago_netsuite.ledger.billing_entities import refresh_rows
 from lago_netsuite.ledger.claims import (
     FAILED,
     PENDING,
@@ -152,6 +153,7 @@ def apply_outcomes(
                     for tr in transitions if tr.external_id in new_ids
                 ],
             )
+        refresh_rows(conn, [o.external_id for o in outcomes])
     return counts
 
 

@@ -99,6 +99,7 @@ ledger = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("synced_at", sa.DateTime),
+    sa.Column("billing_entity_code", sa.String(255)),  # 0017: the customer's, for the ledger UI
 )
 
 event = sa.Table(

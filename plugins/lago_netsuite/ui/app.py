@@ -131,7 +131,7 @@ def create_app(engine_factory: Callable[[], Engine] = _default_engine,
             r["run_dag_id"] = dags.get(r["last_run_id"])
             r["run_url"] = links.grid_run_url(airflow_root, r["run_dag_id"], r["last_run_id"])
         return {"filters": f.as_params(), "counts": page.counts, "total": page.total, "rows": page.rows,
-                "next_cursor": page.next_cursor, "capped": f.counts_capped}
+                "next_cursor": page.next_cursor}
 
     def render(name: str, request: Request, **context: Any) -> HTMLResponse:
         here, airflow_root = roots(request)
@@ -153,7 +153,7 @@ def create_app(engine_factory: Callable[[], Engine] = _default_engine,
                        limit: PageSize = 50) -> HTMLResponse:
         data = list_payload(request, c, f, cursor, limit)
         return render("documents.html", request, data=data, f=f, states=queries.STATES, kinds=queries.KINDS,
-                      unresolved=queries.UNRESOLVED, cursor=cursor, cap=queries.COUNT_CAP,
+                      unresolved=queries.UNRESOLVED, cursor=cursor,
                       can_backfill=may_trigger(user, BACKFILL_DAG), filters_json=json.dumps(f.as_params()))
 
     # -- one document ------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """What the sync ledger UI reads from the store: SQLAlchemy Core with binds, SQLite and PostgreSQL.
 
 Every filter value reaches the database as a bound parameter. The documents list is sorted newest
-first by ``(created_at, external_id)`` and paginated by keyset (migration 0014 indexes it, alone and
-after ``state`` or ``kind``), so the millionth row costs what the first does; joins to the Lago
-document and customer tables are added only when a filter or the page's columns need them.
+first by ``(created_at, external_id)`` and paginated by keyset (migrations 0014 and 0017 index it,
+alone and after ``state``, ``kind`` or the billing entity each row carries), so the millionth row
+costs what the first does; joins to the Lago document and customer tables are added only when a
+filter or the page's columns need them.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ UNRESOLVED = "unresolved"
 UNRESOLVED_STATES = ("pending", "sent", "waiting", "failed", "quarantined", "skipped")
 RETRYABLE_STATES = ("failed", "quarantined")
 MAX_PAGE = 200
-#: Counts per state stop here when a filter is checked row by row (billing entity): "1000+".
-COUNT_CAP = 1_000
 
 L = schema.ledger
 D = schema.document
@@ -77,10 +76,6 @@ class Filters:
     def as_params(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
 
-    @property
-    def counts_capped(self) -> bool:
-        return bool(self.billing_entity)
-
 
 def _conditions(f: Filters, *, with_state: bool = True) -> list[sa.ColumnElement[bool]]:
     out: list[sa.ColumnElement[bool]] = []
@@ -102,16 +97,8 @@ def _conditions(f: Filters, *, with_state: bool = True) -> list[sa.ColumnElement
             issued = issued.where(d.c.issuing_date <= f.date_to)
         out.append(L.c.lago_id.in_(issued))
     if f.billing_entity:
-        # the entity's customers' documents, and those customers themselves: probed per ledger row,
-        # so the newest-first page stops after its 50 rows (the counts are capped, see state_counts)
-        d, c = D.alias("d_entity"), C.alias("c_entity")
-        doc_of_entity = (sa.select(sa.literal(1)).select_from(d.join(c, c.c.external_id == d.c.customer_external_id))
-                         .where(d.c.kind == _DOC_KIND, d.c.lago_id == L.c.lago_id,
-                                c.c.billing_entity_code == f.billing_entity).correlate(L))
-        customer_of_entity = sa.select(sa.literal(1)).where(
-            L.c.kind == "customer", c.c.lago_id == L.c.lago_id, c.c.billing_entity_code == f.billing_entity
-        ).correlate(L)
-        out.append(sa.or_(doc_of_entity.exists(), customer_of_entity.exists()))
+        # kept on the ledger row (migration 0017): the page and the counts read an index
+        out.append(L.c.billing_entity_code == f.billing_entity)
     if f.q:
         # exact matches, each on an index: number, Lago id, externalId, the customer's external id
         # (its documents and its own row); one IN over a UNION, so both databases use the indexes
@@ -266,23 +253,10 @@ def _lago_amounts(conn: Connection, kinds: dict[str, str]) -> dict[str, tuple[in
 
 
 def state_counts(conn: Connection, f: Filters) -> dict[str, int]:
-    """How many rows of each state match the filters other than the state itself.
-
-    With a filter checked row by row (``Filters.counts_capped``) each state is counted up to
-    ``COUNT_CAP + 1`` rows only (read a value above the cap as "more than COUNT_CAP").
-    """
+    """How many rows of each state match the filters other than the state itself (exact)."""
     where = _conditions(f, with_state=False)
-    source: sa.FromClause = L
-    if not f.counts_capped:
-        query = sa.select(L.c.state, sa.func.count()).select_from(source).where(*where).group_by(L.c.state)
-        return {state: int(n) for state, n in conn.execute(query)}
-    out = {}
-    for state in STATES:
-        first = sa.select(L.c.external_id).select_from(source).where(*where, L.c.state == state)
-        n = conn.execute(sa.select(sa.func.count()).select_from(first.limit(COUNT_CAP + 1).subquery())).scalar_one()
-        if n:
-            out[state] = int(n)
-    return out
+    query = sa.select(L.c.state, sa.func.count()).select_from(L).where(*where).group_by(L.c.state)
+    return {state: int(n) for state, n in conn.execute(query)}
 
 
 def run_dags(conn: Connection, run_ids: set[str]) -> dict[str, str]:
