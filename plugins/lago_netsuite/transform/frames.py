@@ -155,7 +155,9 @@ def _identity(kind: str, pos: int, doc: Any, problems: list[tuple[Any, ...]]) ->
         return None
     lago_id = doc.get("lago_id")
     if type(lago_id) is not str or not lago_id.strip():
-        number = doc.get("number") if type(doc.get("number")) is str else None
+        # what names it to the accountant: its number (a customer: its external id, the customer's number)
+        name_key = "external_id" if kind == "customer" else "number"
+        number = doc.get(name_key) if type(doc.get(name_key)) is str and doc[name_key].strip() else None
         problems.append((None, kind, None, number, f"{kind} #{pos} in the batch ({number or 'no number'}) has no "
                                                      f"lago_id"))
         return None

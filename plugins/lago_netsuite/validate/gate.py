@@ -198,6 +198,8 @@ def _build_docs(context: Any, run_name: str) -> Path | None:
 def _who(kind: Any, number: Any, lago_id: Any, external_id: Any) -> str:
     """A document as reasons name it: ``invoice INV-2024-001`` (or its Lago id, or externalId)."""
     name = next((v for v in (number, lago_id, external_id) if isinstance(v, str) and v.strip()), "?")
+    if kind == "payment" and isinstance(lago_id, str) and lago_id.strip() and name != lago_id:
+        name = f"{name}, Lago id {lago_id}"  # a payment's reference is not unique: its Lago id says which
     return f"{_KIND_LABELS.get(kind, kind)} {name}"
 
 
