@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT / "plugins"), str(ROOT)):
+for _path in (str(ROOT / "plugins"), str(ROOT / "devtools"), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
@@ -105,7 +105,8 @@ def free_port() -> int:
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a child process: this one, the project on PYTHONPATH, plus ``extra``."""
-    path = os.pathsep.join([str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    parts = [str(ROOT / "plugins"), str(ROOT / "devtools"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    path = os.pathsep.join(parts).rstrip(os.pathsep)
     return {**os.environ, "PYTHONPATH": path, "GX_ANALYTICS_ENABLED": "false", **extra}
 
 
@@ -178,7 +179,7 @@ def start_server(kind: str, config: dict[str, Any], log_dir: Path, timeout: floa
 
 
 def _serve_forever(app: Any) -> None:
-    from lago_netsuite.sandbox.server import serve_in_thread
+    from lago_netsuite_dev.sandbox.server import serve_in_thread
 
     server = serve_in_thread(app)
     stop = threading.Event()
@@ -191,8 +192,8 @@ def _serve_forever(app: Any) -> None:
 
 def serve_netsuite(config: dict[str, Any]) -> None:
     """Serve a NetSuite sandbox configured by ``config`` (NetSuiteSandboxConfig fields; ``faults`` as JSON)."""
-    from lago_netsuite.sandbox.netsuite import NetSuiteSandboxConfig, create_app
-    from lago_netsuite.sandbox.netsuite.config import FaultConfig
+    from lago_netsuite_dev.sandbox.netsuite import NetSuiteSandboxConfig, create_app
+    from lago_netsuite_dev.sandbox.netsuite.config import FaultConfig
 
     faults = FaultConfig.from_dict(config.pop("faults", {}))
     _serve_forever(create_app(NetSuiteSandboxConfig(**config, faults=faults)))
@@ -200,8 +201,8 @@ def serve_netsuite(config: dict[str, Any]) -> None:
 
 def serve_lago(config: dict[str, Any]) -> None:
     """Serve a Lago sandbox over a generated dataset: ``{"spec": {...}, "api_key", "rate_limit"}``."""
-    from lago_netsuite.sandbox.lago.app import create_app
-    from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
+    from lago_netsuite_dev.sandbox.lago.app import create_app
+    from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, generate
 
     dataset = generate(DatasetSpec(**config["spec"]))
     _serve_forever(create_app(dataset, config["api_key"], rate_limit_per_s=config.get("rate_limit", 50)))

@@ -4,7 +4,7 @@ Everything runs as a deployment would, in a throwaway AIRFLOW_HOME: ``airflow db
 project's ``airflow.cfg`` (``cli/airflow_home.py``: LocalExecutor, parallelism 6), the connections,
 the ``netsuite_restlet`` pool and the settings Variable applied from an ``airflow_settings.yaml``
 (``cli/airflow_settings.py``, as ``./dev setup`` does), both sandboxes in their own background
-process (``python -m lago_netsuite.sandbox``: Lago at 50 requests/s, NetSuite with cost per call O,
+process (``python -m lago_netsuite_dev.sandbox``: Lago at 50 requests/s, NetSuite with cost per call O,
 per record R and C concurrent calls), and Airflow's api-server, scheduler and dag-processor
 (``cli/airflow_services.py``), each in its own process group. The DAG is triggered through the REST
 API, unpaused, and polled until done; then the hourly run with nothing new is timed the same way.
@@ -64,7 +64,7 @@ LAGO_LIMIT = 50
 def write_settings(path: Path, *, lago_port: int, netsuite_port: int, store_url: str, pool: int,
                    variable: dict[str, Any]) -> None:
     """The project's airflow_settings.yaml with this run's ports, store, pool size and settings."""
-    from lago_netsuite.cli.cluster import write_settings as write
+    from lago_netsuite_dev.cli.cluster import write_settings as write
 
     write(ROOT / "airflow_settings.yaml", path, store_url=store_url or None, lago_url=f"http://127.0.0.1:{lago_port}",
           netsuite_url=f"http://127.0.0.1:{netsuite_port}", pool=pool, variable=variable)
@@ -299,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_once(args: argparse.Namespace, executor: str) -> dict[str, Any]:
     """Set up a deployment with ``executor``, run the full sync and the hourly run; return what was seen."""
-    from lago_netsuite.cli.airflow_home import render
-    from lago_netsuite.cli.airflow_services import AirflowServices
-    from lago_netsuite.cli.cluster import Cluster, ClusterConfig
+    from lago_netsuite_dev.cli.airflow_home import render
+    from lago_netsuite_dev.cli.airflow_services import AirflowServices
+    from lago_netsuite_dev.cli.cluster import Cluster, ClusterConfig
 
     customers = args.customers or max(10, args.invoices // 10)
     home = Path(tempfile.mkdtemp(prefix="lns-bench-e2e-"))
@@ -326,7 +326,7 @@ def run_once(args: argparse.Namespace, executor: str) -> dict[str, Any]:
                 workers=args.workers, worker_concurrency=args.worker_concurrency, settings_file=settings_file))
             stack.callback(drop_cluster_databases, cluster)
             store_url = cluster.config.store_url
-            env = cluster.environment()
+            env = cluster.environment(dev_tools=True)
         else:
             if args.postgres:
                 meta_url = stack.enter_context(postgres_database("lns_bench_airflow")).replace(
@@ -354,12 +354,12 @@ def run_once(args: argparse.Namespace, executor: str) -> dict[str, Any]:
             run_step([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env,
                      run_dir / "db-migrate.log")
             say("applying airflow_settings.yaml: connections, pool, Variable; migrating the sync store")
-            run_step([sys.executable, "-m", "lago_netsuite.cli.airflow_settings", "apply", str(settings_file)], env,
+            run_step([sys.executable, "-m", "lago_netsuite_dev.cli.airflow_settings", "apply", str(settings_file)], env,
                      run_dir / "settings-apply.log")
 
         say(f"starting the sandboxes: {args.invoices} invoices, {customers} customers over {args.days} days; "
             f"NetSuite O={args.call_ms:g} ms R={args.record_ms:g} ms C={args.concurrency}")
-        sandbox_cmd = [sys.executable, "-m", "lago_netsuite.sandbox"]
+        sandbox_cmd = [sys.executable, "-m", "lago_netsuite_dev.sandbox"]
         sandbox_opts = ["--run-dir", str(run_dir), "--settings", str(settings_file)]
         stack.callback(subprocess.call, [*sandbox_cmd, "stop", *sandbox_opts], env=env)
         run_step([*sandbox_cmd, "start", *sandbox_opts, "--fresh", "--seed", str(args.seed),

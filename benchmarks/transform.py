@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "devtools"), str(ROOT), str(ROOT / "benchmarks")]
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
 def chunks(invoices: int, chunk: int, seed: int) -> Iterator[dict[str, list[dict[str, Any]]]]:
     """Chunks of ``chunk`` invoices with their credit notes, payments and (new) customers."""
-    from lago_netsuite.sandbox.lago.generator import DatasetSpec, iter_invoice_bundles
+    from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, iter_invoice_bundles
 
     spec = DatasetSpec(seed=seed, customers=max(10, invoices // 10), invoices=invoices)
     seen: set[str] = set()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from lago_netsuite.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
-from lago_netsuite.dag_tasks import check_connections, extract, wire_sync
+from lago_netsuite.orchestration.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
+from lago_netsuite.orchestration.dag_tasks import check_connections, extract, wire_sync
 
 KINDS = ("customer", "invoice", "creditnote", "payment")
 KIND_LABELS = {"customer": "Customers", "invoice": "Invoices", "creditnote": "Credit notes", "payment": "Payments"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
 
-from lago_netsuite.dag_support import (
+from lago_netsuite.orchestration.dag_support import (
     CATALOG_ASSET_NAME,
     CATALOG_ASSET_URI,
     DEFAULT_ARGS,
@@ -37,7 +37,7 @@ def lago_netsuite_catalog() -> None:
     @task
     def check_connections() -> dict[str, str]:
         """Fail at once, with the connection's name, when a credential is wrong (no retry storm)."""
-        from lago_netsuite.checks import check_connections as check
+        from lago_netsuite.hooks.connection_check import check_connections as check
 
         with fail_fast():
             return check(LAGO_CONN_ID, NETSUITE_CONN_ID)
@@ -65,8 +65,8 @@ def lago_netsuite_catalog() -> None:
     @task(outlets=[Asset(name=CATALOG_ASSET_NAME, uri=CATALOG_ASSET_URI)])
     def mapping_coverage(**context) -> dict:
         """Every Lago object without a NetSuite mapping, per billing entity (logged; returned)."""
-        from lago_netsuite.dag_tasks import run_context
-        from lago_netsuite.pipeline import mapping_coverage as coverage
+        from lago_netsuite.orchestration.dag_tasks import run_context
+        from lago_netsuite.orchestration.steps import mapping_coverage as coverage
 
         with fail_fast():
             return coverage(run_context(context))

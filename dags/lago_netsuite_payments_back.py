@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from lago_netsuite.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
-from lago_netsuite.dag_tasks import check_connections
-from lago_netsuite.payments_back_tasks import payments_back
+from lago_netsuite.orchestration.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
+from lago_netsuite.orchestration.dag_tasks import check_connections
+from lago_netsuite.orchestration.payments_back_tasks import payments_back
 
 
 @dag(

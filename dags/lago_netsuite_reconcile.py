@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from lago_netsuite.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
-from lago_netsuite.dag_tasks import check_connections, wire_sync
-from lago_netsuite.sweep_tasks import sweep
+from lago_netsuite.orchestration.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
+from lago_netsuite.orchestration.dag_tasks import check_connections, wire_sync
+from lago_netsuite.orchestration.sweep_tasks import sweep
 
 
 @dag(

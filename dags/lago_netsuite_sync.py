@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, dag
 
-from lago_netsuite.dag_support import (
+from lago_netsuite.orchestration.dag_support import (
     CATALOG_ASSET_NAME,
     CATALOG_ASSET_URI,
     DEFAULT_ARGS,
@@ -22,7 +22,7 @@ from lago_netsuite.dag_support import (
     TAGS_BASE,
     on_failure,
 )
-from lago_netsuite.dag_tasks import check_connections, extract, wire_sync
+from lago_netsuite.orchestration.dag_tasks import check_connections, extract, wire_sync
 
 
 @dag(

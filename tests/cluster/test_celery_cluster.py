@@ -1,9 +1,9 @@
 """The sync on Airflow's CeleryExecutor: real scheduler, two Celery workers, one of them SIGKILLed mid-load.
 
-The cluster is the one ``./dev cluster start`` runs (``lago_netsuite.cli.cluster``): api-server,
+The cluster is the one ``./dev cluster start`` runs (``lago_netsuite_dev.cli.cluster``): api-server,
 scheduler, dag-processor and two Celery workers, each its own process group and Celery hostname,
 on PostgreSQL (a fresh metadata database and sync store, dropped afterwards) with Redis as the
-broker. Both sandboxes run in their own process (``python -m lago_netsuite.sandbox``), NetSuite
+broker. Both sandboxes run in their own process (``python -m lago_netsuite_dev.sandbox``), NetSuite
 with slow calls so load tasks are in flight when the worker dies. Skipped, with the reason, where
 PostgreSQL or Redis is missing.
 """
@@ -28,8 +28,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from lago_netsuite.cli.cluster import Cluster, ClusterConfig, free_port, redis_problem, write_settings
 from lago_netsuite.ledger import schema
+from lago_netsuite_dev.cli.cluster import Cluster, ClusterConfig, free_port, redis_problem, write_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("LAGO_NETSUITE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -94,16 +94,16 @@ class World:
 
     # sandboxes ------------------------------------------------------------------------------------
     def _sandbox(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "lago_netsuite.sandbox", *args, "--run-dir", str(self.sandbox_dir),
-                        "--settings", str(self.settings)], check=True, env=self.cluster.environment(), timeout=180,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "lago_netsuite_dev.sandbox", *args, "--run-dir", str(self.sandbox_dir),
+                        "--settings", str(self.settings)], check=True, env=self.cluster.environment(dev_tools=True),
+                       timeout=180, capture_output=True)
 
     def start_sandboxes(self) -> None:
         self._sandbox("start", "--fresh", "--seed", "13", "--invoices", "24", "--customers", "8", "--days", "3",
                       "--concurrency", str(POOL), "--latency-call-ms", "1200", "--latency-record-ms", "20")
 
     def dataset(self) -> Any:
-        from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
+        from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, generate
 
         return generate(DatasetSpec(**json.loads((self.sandbox_dir / "sandbox-dataset.json").read_text())))
 

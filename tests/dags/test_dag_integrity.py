@@ -17,8 +17,9 @@ DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
 HEAVY_MODULES = (
     "pandas", "great_expectations", "numpy", "requests_oauthlib", "oauthlib", "psycopg", "yaml",
     "lago_netsuite.transform", "lago_netsuite.validate", "lago_netsuite.ledger", "lago_netsuite.load",
-    "lago_netsuite.extract", "lago_netsuite.hooks.lago", "lago_netsuite.hooks.netsuite", "lago_netsuite.pipeline",
-    "lago_netsuite.sandbox",
+    "lago_netsuite.extract", "lago_netsuite.hooks.lago", "lago_netsuite.hooks.netsuite",
+    "lago_netsuite.orchestration.steps",
+    "lago_netsuite_dev.sandbox",
 )
 
 

@@ -43,9 +43,9 @@ def _readme_command(start: str) -> list[str]:
 
 def test_the_readmes_airflow_backfill_create_syncs_a_2024_range_through_the_scheduler(
         sync_world_factory, tmp_path) -> None:
-    from lago_netsuite.cli import airflow_home
-    from lago_netsuite.cli.airflow_services import AirflowServices
-    from lago_netsuite.cli.demo import wait_for_dags
+    from lago_netsuite_dev.cli import airflow_home
+    from lago_netsuite_dev.cli.airflow_services import AirflowServices
+    from lago_netsuite_dev.cli.demo import wait_for_dags
 
     unpause, args = _readme_command("dags unpause"), _readme_command("backfill create")
     start = dt.datetime.fromisoformat(args[args.index("--from-date") + 1])
@@ -64,7 +64,7 @@ def test_the_readmes_airflow_backfill_create_syncs_a_2024_range_through_the_sche
            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"}
+           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT / 'devtools'}{os.pathsep}{ROOT}"}
     airflow = str(Path(sys.executable).with_name("airflow"))
 
     def cli(*argv: str) -> str:

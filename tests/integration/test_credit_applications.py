@@ -23,8 +23,8 @@ import sqlalchemy as sa
 
 from lago_netsuite.ledger import schema, store
 from lago_netsuite.money import to_major
-from lago_netsuite.sandbox.books import customer_ar, invoice_dues, is_flagged, netsuite_by_external_id
-from lago_netsuite.sandbox.server import serve_in_thread
+from lago_netsuite_dev.sandbox.books import customer_ar, invoice_dues, is_flagged, netsuite_by_external_id
+from lago_netsuite_dev.sandbox.server import serve_in_thread
 from tests.plugins.netsuite_sandbox import ACCOUNT_ID, CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ class World:
                          "documents_per_load_task": 200, "load_parallelism": 1, "in_run_retry_seconds": 2}
 
     def run(self, run_id: str, window_from: date | None = None) -> dict[str, Any]:
-        from lago_netsuite import pipeline
+        from lago_netsuite.orchestration import steps as pipeline
         from tests.reliability.harness import run_context
 
         ctx = run_context(run_id, self.settings, self.store_url)
@@ -81,8 +81,8 @@ class World:
 
 @pytest.fixture
 def world_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., World]]:
-    from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
-    from lago_netsuite.sandbox.pair import build_pair
+    from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, generate
+    from lago_netsuite_dev.sandbox.pair import build_pair
 
     started: list[World] = []
 

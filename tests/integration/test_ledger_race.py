@@ -31,7 +31,7 @@ def test_two_loaders_share_the_records_and_none_is_sent_twice(postgres_url, nets
     ids_file.write_text(json.dumps([o.external_id for o in outcomes]))
     go = tmp_path / "go"
     env = {**os.environ, "AIRFLOW_CONN_NETSUITE_DEFAULT": netsuite_conn_json(sandbox),
-           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"}
+           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT / 'devtools'}{os.pathsep}{ROOT}"}
     procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.race_loader", postgres_url, str(ids_file),
                                str(go)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)

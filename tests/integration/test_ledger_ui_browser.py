@@ -47,7 +47,7 @@ def _no_fallback_mapping(tmp_path: Path) -> Path:
 @pytest.fixture
 def api_server(tmp_path: Path, free_port: int) -> Iterator[Callable[[], str]]:
     """Start ``airflow api-server`` (simple auth manager, this project's plugins) on demand; stop it after."""
-    from lago_netsuite.cli.airflow_services import stop_groups
+    from lago_netsuite_dev.cli.airflow_services import stop_groups
 
     procs: list[subprocess.Popen] = []
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from lago_netsuite.sandbox.pair import DEMO_REQUIRED_FIELDS
+from lago_netsuite_dev.sandbox.pair import DEMO_REQUIRED_FIELDS
 from tests.plugins.sync_world import DEMO_MAPPING
 
 EXTRA_FIELDS: dict[str, Any] = {

@@ -14,9 +14,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from lago_netsuite.ledger import payments_back as pb
 from lago_netsuite.ledger import store
 from lago_netsuite.money import to_major
+from lago_netsuite.payments_back import state as pb
 from tests.plugins.sync_world import SyncWorld
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]

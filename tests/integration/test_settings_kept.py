@@ -16,7 +16,7 @@ def test_settings_a_user_changed_survive_setup_and_replace_says_what_it_replaces
     from airflow.models import Connection, Variable  # noqa: AIR311
     from airflow.utils.session import create_session
 
-    from lago_netsuite.cli.airflow_settings import apply
+    from lago_netsuite_dev.cli.airflow_settings import apply
 
     settings = ROOT / "airflow_settings.yaml"
     with create_session() as session:  # a clean slate for the three objects the file lists

@@ -35,9 +35,9 @@ def test_the_report_of_a_scheduled_sync_run_is_readable_in_the_ui(sync_world_fac
     reason = missing()
     if reason:
         pytest.skip(f"headless Chromium unavailable: {reason}")
-    from lago_netsuite.cli import airflow_home
-    from lago_netsuite.cli.airflow_services import AirflowServices
-    from lago_netsuite.cli.demo import run_through_scheduler, wait_for_dags
+    from lago_netsuite_dev.cli import airflow_home
+    from lago_netsuite_dev.cli.airflow_services import AirflowServices
+    from lago_netsuite_dev.cli.demo import run_through_scheduler, wait_for_dags
 
     world = sync_world_factory(invoices=12, customers=4)  # sandboxes, connections and settings in os.environ
     home, run_dir, port = tmp_path / "airflow", tmp_path / "run", _free_port()
@@ -51,7 +51,7 @@ def test_the_report_of_a_scheduled_sync_run_is_readable_in_the_ui(sync_world_fac
            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"}
+           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT / 'devtools'}{os.pathsep}{ROOT}"}
     airflow = str(Path(sys.executable).with_name("airflow"))
     out = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

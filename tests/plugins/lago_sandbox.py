@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from lago_netsuite.sandbox.lago.app import create_app
-from lago_netsuite.sandbox.lago.generator import DatasetSpec, LagoDataset, generate
-from lago_netsuite.sandbox.server import RunningServer, serve_in_thread
+from lago_netsuite_dev.sandbox.lago.app import create_app
+from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, LagoDataset, generate
+from lago_netsuite_dev.sandbox.server import RunningServer, serve_in_thread
 
 LAGO_TEST_API_KEY = "lago-sandbox-test-key-0123456789abcdef"
 LAGO_TEST_SPEC = DatasetSpec(seed=7, customers=24, invoices=240, start_date="2025-01-01", end_date="2025-03-31")

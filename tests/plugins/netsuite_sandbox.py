@@ -20,14 +20,14 @@ from fastapi import FastAPI
 from requests_oauthlib import OAuth1
 
 from lago_netsuite.money import json_number
-from lago_netsuite.sandbox.netsuite import (
+from lago_netsuite_dev.sandbox.netsuite import (
     RESTLET_PATH,
     NetSuiteSandboxConfig,
     SandboxState,
     StoredRecord,
     create_app,
 )
-from lago_netsuite.sandbox.server import RunningServer, serve_in_thread
+from lago_netsuite_dev.sandbox.server import RunningServer, serve_in_thread
 
 ACCOUNT_ID = "1234567_SB1"
 CREDENTIALS: dict[str, str] = {

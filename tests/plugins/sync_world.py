@@ -26,7 +26,7 @@ import requests
 import sqlalchemy as sa
 
 from lago_netsuite.ledger import schema, store
-from lago_netsuite.sandbox.server import RunningServer, serve_in_thread
+from lago_netsuite_dev.sandbox.server import RunningServer, serve_in_thread
 from tests.plugins.netsuite_sandbox import ACCOUNT_ID, CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,14 +153,14 @@ class SyncWorld:
         For an invoice that is Lago's total plus its credit-note credits (booked as credit memo
         applications: ``credit_notes: apply``, the default) — the largest total the oracle allows.
         """
-        from lago_netsuite.sandbox.pair import lago_totals_oracle
+        from lago_netsuite_dev.sandbox.pair import lago_totals_oracle
 
         expected = lago_totals_oracle(self.lago_app)(kind, lago_id)
         return str(max(expected) if isinstance(expected, frozenset) else expected)
 
 
 def _dataset(invoices: int, customers: int, days: int, seed: int, end: date | None = None) -> Any:
-    from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
+    from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, generate
 
     last = end or date.today()
     return generate(DatasetSpec(seed=seed, customers=customers, invoices=invoices,
@@ -173,7 +173,7 @@ def sync_world_factory(
 ) -> Iterator[Callable[..., SyncWorld]]:
     """Build a world: ``factory(invoices=40, customers=10, days=3, seed=11, store_url=None, end_date=None,
     **netsuite)`` (documents issued over ``days`` days up to ``end_date``, default today)."""
-    from lago_netsuite.sandbox.pair import build_pair
+    from lago_netsuite_dev.sandbox.pair import build_pair
 
     started: list[SyncWorld] = []
 

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from lago_netsuite import money
 from lago_netsuite.ledger import schema, store
-from lago_netsuite.sandbox.server import RunningServer, serve_in_thread
+from lago_netsuite_dev.sandbox.server import RunningServer, serve_in_thread
 from tests.plugins.netsuite_sandbox import ACCOUNT_ID, CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ FINAL_STATES = ("synced", "skipped")
 # -- the dataset and what must reach NetSuite ---------------------------------------------------
 def make_dataset(*, invoices: int, customers: int, days: int, seed: int) -> Any:
     """A seeded Lago dataset issued over the last ``days`` days (as of today)."""
-    from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
+    from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, generate
 
     today = dt.date.today()
     return generate(DatasetSpec(seed=seed, customers=customers, invoices=invoices,
@@ -98,7 +98,7 @@ class LoadWorker:
         from tests.reliability.load_worker import PREFIX
 
         self.prefix = PREFIX
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "devtools"), str(ROOT)])}
         self.stderr = open(log_dir / "load_worker.stderr", "w", encoding="utf-8")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.load_worker"], cwd=ROOT, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
@@ -314,7 +314,7 @@ class SyncBench:
 
         ``kill_after_s``: SIGKILL the loading child alive that long after the first one started.
         """
-        from lago_netsuite import pipeline
+        from lago_netsuite.orchestration import steps as pipeline
 
         started = time.monotonic()
         env = self.connections()
@@ -467,7 +467,7 @@ class SyncBench:
 def _assert_applications_once(bench: Any, ledger: dict[str, Any], by_ext: dict[str, dict[str, Any]]) -> None:
     """Every credit consumed in Lago is one synced application of exactly its amount on its memo,
     and every invoice's amount due in NetSuite equals Lago's (a credit applied twice would not)."""
-    from lago_netsuite.sandbox.books import invoice_dues
+    from lago_netsuite_dev.sandbox.books import invoice_dues
 
     for inv in bench.dataset.invoices:
         if inv["status"] != "finalized":
@@ -506,7 +506,7 @@ def connection_env(lago_url: str, netsuite_url: str | None, store_url: str, *, l
 
 def run_context(run_id: str, settings: dict[str, Any], store_url: str) -> Any:
     """The pipeline's RunContext for ``settings`` (underscored keys are the harness's own)."""
-    from lago_netsuite.pipeline import RunContext
+    from lago_netsuite.context import RunContext
     from lago_netsuite.settings import SyncSettings
 
     values = {k: v for k, v in settings.items() if not k.startswith("_")}
@@ -517,7 +517,7 @@ def run_context(run_id: str, settings: dict[str, Any], store_url: str) -> Any:
 def start_sandboxes(dataset: Any, *, lago_rate_limit: int | None, killer: Killer,
                     **netsuite: Any) -> tuple[Any, Any, RunningServer, RunningServer]:
     """Both apps wired as in the demo (NetSuite checks totals against Lago), served on loopback."""
-    from lago_netsuite.sandbox.pair import build_pair
+    from lago_netsuite_dev.sandbox.pair import build_pair
 
     pair = build_pair(dataset, lago_api_key=LAGO_KEY, mapping_path=MAPPING, lago_rate_limit=lago_rate_limit,
                       netsuite_credentials={"account_id": ACCOUNT_ID, **CREDENTIALS}, after_commit=killer,
@@ -527,8 +527,8 @@ def start_sandboxes(dataset: Any, *, lago_rate_limit: int | None, killer: Killer
 
 def start_netsuite(dataset: Any, lago_app: Any, *, killer: Killer, **netsuite: Any) -> tuple[Any, RunningServer]:
     """A fresh NetSuite sandbox checking totals against an already running Lago sandbox."""
-    from lago_netsuite.sandbox.netsuite import NetSuiteSandboxConfig, StoredRecord, create_app
-    from lago_netsuite.sandbox.pair import lago_totals_oracle, linked_netsuite_customers, mapping_references
+    from lago_netsuite_dev.sandbox.netsuite import NetSuiteSandboxConfig, StoredRecord, create_app
+    from lago_netsuite_dev.sandbox.pair import lago_totals_oracle, linked_netsuite_customers, mapping_references
 
     items, currencies, subsidiaries = mapping_references(MAPPING)
     options: dict[str, Any] = {**CREDENTIALS, **netsuite}

@@ -1,7 +1,7 @@
 """A loading worker for the reliability tests: ``python -m tests.reliability.load_worker``.
 
 It imports Airflow and the pipeline once, then, like Airflow's LocalExecutor, forks one child
-process per load task: the child runs :func:`lago_netsuite.pipeline.load` for one planned group
+process per load task: the child runs :func:`lago_netsuite.orchestration.steps.load` for one planned group
 and exits. The test drives it over stdin/stdout with one JSON object per line and may SIGKILL a
 child at any moment — that child is "the loading process" of the crash tests. The parent only
 forks and reaps (it never opens the store or an HTTP connection), so a killed child leaves exactly
@@ -50,7 +50,7 @@ def child_main(command: dict[str, Any], group: dict[str, Any], result_path: str)
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format=f"%(asctime)s pid={os.getpid()} %(levelname)s %(name)s: %(message)s")
-    from lago_netsuite import pipeline
+    from lago_netsuite.orchestration import steps as pipeline
     from lago_netsuite.settings import SyncSettings
 
     logging.getLogger(__name__).info("load task %s: %s", command["run_id"], group.get("label"))
@@ -113,10 +113,10 @@ def run_command(command: dict[str, Any]) -> None:
 
 def main() -> None:
     # Warm imports, done once: every forked child starts from here.
-    from lago_netsuite import pipeline  # noqa: F401
     from lago_netsuite.hooks.netsuite import NetSuiteRestletHook  # noqa: F401
     from lago_netsuite.ledger import runtime  # noqa: F401
     from lago_netsuite.load import loader, plan  # noqa: F401
+    from lago_netsuite.orchestration import steps as pipeline  # noqa: F401
     from lago_netsuite.settings import SyncSettings  # noqa: F401
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)

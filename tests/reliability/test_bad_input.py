@@ -602,7 +602,7 @@ def test_a_broken_mapping_file_fails_the_task_without_retries(tmp_path: Path) ->
     """Found by the whole-run test: a MappingError was retried twice, 30 s and 60 s apart, for nothing."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from lago_netsuite.dag_support import fail_fast
+    from lago_netsuite.orchestration.dag_support import fail_fast
 
     path = tmp_path / "m.yaml"
     path.write_text("version: 2\n")
@@ -671,7 +671,7 @@ def test_the_store_keeps_documents_with_fields_no_lookup_column_can_hold(backend
 
 
 def _transform_context(tmp_path: Path, run_id: str) -> Any:
-    from lago_netsuite.pipeline import RunContext
+    from lago_netsuite.context import RunContext
     from lago_netsuite.settings import SyncSettings
 
     return RunContext(run_id=run_id, dag_id="test", store_url=f"sqlite:///{tmp_path}/store.db",
@@ -690,7 +690,7 @@ def test_a_document_whose_number_another_already_carries_is_held_back_naming_bot
     """Found by the whole-run test: two Lago invoices with one number were both sent; NetSuite keeps
     the number (tranid) unique, so the second is refused there — or booked as a confusing twin."""
     from lago_netsuite.ledger import store
-    from lago_netsuite.sync_transform import transform_pending
+    from lago_netsuite.transform.run import transform_pending
 
     first, second = build_invoice(InvoiceSpec(n=1)), build_invoice(InvoiceSpec(n=2))
     second["number"] = first["number"]
@@ -727,7 +727,7 @@ def test_payments_whose_invoice_ids_are_not_a_list_are_held_back_not_raised(tmp_
     """Found by the whole-run test: ``invoice_ids: 5`` raised TypeError in the extract and transform steps."""
     from lago_netsuite.extract.documents import ExtractCounts, fetch_referenced_invoices
     from lago_netsuite.ledger import store
-    from lago_netsuite.sync_transform import transform_pending
+    from lago_netsuite.transform.run import transform_pending
 
     inv = build_invoice(InvoiceSpec(n=1))
     odd = [dict(payment(inv, n=n), invoice_ids=ids) for n, ids in [(2, 5), (3, "inv-000001"), (4, [None, {"a": 1}])]]

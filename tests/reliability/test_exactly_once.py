@@ -42,7 +42,7 @@ import pytest
 import sqlalchemy as sa
 
 from lago_netsuite.ledger import schema, store
-from lago_netsuite.sandbox.netsuite import FaultConfig
+from lago_netsuite_dev.sandbox.netsuite import FaultConfig
 from tests.reliability.harness import (
     Killer,
     LoadWorker,
@@ -147,9 +147,9 @@ def crash_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     Every crash scenario starts from a copy of that store and a fresh NetSuite sandbox, so the
     scenarios share one extraction; each of their runs still extracts and transforms again.
     """
-    from lago_netsuite import pipeline
-    from lago_netsuite.sandbox.lago.app import create_app
-    from lago_netsuite.sandbox.server import serve_in_thread
+    from lago_netsuite.orchestration import steps as pipeline
+    from lago_netsuite_dev.sandbox.lago.app import create_app
+    from lago_netsuite_dev.sandbox.server import serve_in_thread
     from tests.reliability.harness import LAGO_KEY
 
     workdir = tmp_path_factory.mktemp("crash_template")

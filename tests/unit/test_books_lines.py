@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from lago_netsuite.sandbox.books import ar_lines, customer_ar
+from lago_netsuite_dev.sandbox.books import ar_lines, customer_ar
 
 
 def _invoice(lago_id: str, customer: str, due: int, status: str = "finalized") -> dict:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from lago_netsuite.cli import cluster
+from lago_netsuite_dev.cli import cluster
 
 
 def _closed_port() -> int:
@@ -48,6 +49,10 @@ def test_the_cluster_runs_celery_workers_with_their_own_hostnames_queue_and_port
     assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "lns_ci"
     port = int(env["AIRFLOW__API__PORT"])
     assert port != 8080 and env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://localhost:{port}/execution/"
+    # Airflow's components run the product alone: plugins and project on the path, never devtools/
+    path = env["PYTHONPATH"].split(os.pathsep)
+    assert path[:2] == [str(tmp_path / "plugins"), str(tmp_path)] and str(tmp_path / "devtools") not in path
+    assert str(tmp_path / "devtools") in c.environment(dev_tools=True)["PYTHONPATH"].split(os.pathsep)
     assert cluster.Cluster(config).api_port == port  # kept for stop/status and the next start
     services = c._services()
     workers = [n for n in services.components if n.startswith("worker")]

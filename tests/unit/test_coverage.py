@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lago_netsuite.coverage import mapping_coverage, render
-from lago_netsuite.sandbox.lago.generator import DatasetSpec, generate
 from lago_netsuite.transform import load_mappings
+from lago_netsuite.transform.coverage import mapping_coverage, render
+from lago_netsuite_dev.sandbox.lago.generator import DatasetSpec, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "include" / "mappings" / "netsuite_mapping.yaml"

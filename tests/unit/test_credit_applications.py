@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lago_netsuite.transform.pipeline import CreditNoteState
+from lago_netsuite.transform.batch import CreditNoteState
 from tests.unit.test_transform_lago_factory import (
     InvoiceSpec,
     body_total,

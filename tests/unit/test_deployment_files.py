@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lago_netsuite.cli import astro_project
 from lago_netsuite.settings import SyncSettings
+from lago_netsuite_dev.cli import astro_project
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lago_netsuite.sandbox.lago.generator import (
+from lago_netsuite_dev.sandbox.lago.generator import (
     DatasetSpec,
     LagoDataset,
     check_credit_note_arithmetic,
@@ -21,7 +21,7 @@ from lago_netsuite.sandbox.lago.generator import (
     invoice_counts,
     iter_invoice_bundles,
 )
-from lago_netsuite.sandbox.lago.invoices import list_view
+from lago_netsuite_dev.sandbox.lago.invoices import list_view
 
 FIELDS = json.loads((Path(__file__).parents[1] / "fixtures" / "lago" / "serializer_fields.json").read_text())
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from lago_netsuite.sandbox.netsuite.auth import NonceCache
+from lago_netsuite_dev.sandbox.netsuite.auth import NonceCache
 from tests.plugins.netsuite_sandbox import (
     CREDENTIALS,
     customer_record,

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from lago_netsuite.sandbox.netsuite import FaultConfig
-from lago_netsuite.sandbox.netsuite.admin import _loopback_only
-from lago_netsuite.sandbox.netsuite.store import jsonable
+from lago_netsuite_dev.sandbox.netsuite import FaultConfig
+from lago_netsuite_dev.sandbox.netsuite.admin import _loopback_only
+from lago_netsuite_dev.sandbox.netsuite.store import jsonable
 from tests.plugins.netsuite_sandbox import customer_record, invoice_record, payment_record
 
 

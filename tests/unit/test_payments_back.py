@@ -15,8 +15,8 @@ from lago_netsuite.hooks.lago import LagoHook
 from lago_netsuite.hooks.netsuite import NetSuiteRestletHook
 from lago_netsuite.hooks.netsuite_payments import iter_payment_pages, list_payments
 from lago_netsuite.ledger import migrations, store
-from lago_netsuite.ledger import payments_back as pb
-from lago_netsuite.sandbox.netsuite import payments_listing
+from lago_netsuite.payments_back import state as pb
+from lago_netsuite_dev.sandbox.netsuite import payments_listing
 from tests.plugins.lago_sandbox import LagoConnection, LagoSandbox
 from tests.plugins.netsuite_sandbox import NetSuiteSandbox, invoice_record
 
@@ -140,7 +140,7 @@ def test_the_accountant_cannot_apply_more_than_is_due_or_to_a_voided_invoice(
 
 
 def test_the_demo_records_a_full_and_a_partial_payment_on_open_invoices(netsuite_sandbox: NetSuiteSandbox) -> None:
-    from lago_netsuite.cli.demo import record_demo_payments
+    from lago_netsuite_dev.cli.demo import record_demo_payments
     from tests.plugins.netsuite_sandbox import payment_record
 
     docs = _invoices(netsuite_sandbox, 3)

@@ -421,7 +421,7 @@ def test_documents_without_identity(doc: Any) -> None:
 
 
 def test_an_unexpected_failure_is_isolated_to_its_document(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lago_netsuite.transform import pipeline
+    from lago_netsuite.transform import batch as pipeline
 
     real = pipeline.transform_invoices
 
@@ -452,7 +452,8 @@ def test_customer_records_and_invoices_together() -> None:
 
 
 def test_a_systematic_failure_is_raised_not_quarantined(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lago_netsuite.transform import SystematicTransformError, pipeline
+    from lago_netsuite.transform import SystematicTransformError
+    from lago_netsuite.transform import batch as pipeline
 
     def broken(*args: Any) -> Any:
         raise KeyError("a bug")

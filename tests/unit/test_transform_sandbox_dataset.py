@@ -24,7 +24,7 @@ def test_invoice_fixture_gives_the_expected_contract_body() -> None:
 
 
 def test_sandbox_dataset_goes_through_transform_and_gate(tmp_path: Path) -> None:
-    generator = pytest.importorskip("lago_netsuite.sandbox.lago.generator")
+    generator = pytest.importorskip("lago_netsuite_dev.sandbox.lago.generator")
     ds = generator.generate(generator.DatasetSpec(seed=11, customers=30, invoices=300))
     voided = [i["lago_id"] for i in ds.invoices if i["status"] == "voided"]
     result = run(ds.invoices, ds.credit_notes, ds.payments, ds.customers, synced=tuple(voided[:1]))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lago_netsuite.extract.counts import ExtractCounts
 from lago_netsuite.ledger import catalog, documents
 from lago_netsuite.ledger.documents import get_watermark, set_watermark
 
@@ -30,24 +30,6 @@ log = logging.getLogger(__name__)
 
 #: Invoice statuses worth syncing: finalized ones, and voided ones (to void them in NetSuite).
 INVOICE_STATUSES = ("finalized", "voided")
-
-
-@dataclass
-class ExtractCounts:
-    """What one extraction did, per stream."""
-
-    listed: dict[str, int] = field(default_factory=dict)
-    detail_fetches: int = 0
-    stored: dict[str, dict[str, int]] = field(default_factory=dict)
-    referenced_invoices_fetched: int = 0
-    customers_fetched: int = 0
-    customer_calls: int = 0
-    late_calls: int = 0  # Lago calls of the late-change lists (extract/late.py)
-    late_changed: list[str] = field(default_factory=list)  # synced documents those lists showed changed
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def _window_params(window_from: dt.date, window_to: dt.date) -> dict[str, str]:

@@ -21,7 +21,7 @@ from lago_netsuite.ledger.claims import QUARANTINED, WAITING
 from lago_netsuite.ledger.upsert import select_in
 
 if TYPE_CHECKING:
-    from lago_netsuite.extract.documents import ExtractCounts
+    from lago_netsuite.extract.counts import ExtractCounts
     from lago_netsuite.hooks.lago import LagoHook
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from lago_netsuite.ledger.upsert import select_in, utcnow
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from lago_netsuite.extract.documents import ExtractCounts
+    from lago_netsuite.extract.counts import ExtractCounts
     from lago_netsuite.hooks.lago import LagoHook
 
 log = logging.getLogger(__name__)

@@ -11,19 +11,38 @@ reference (:func:`find_payment`) before it ever sends it again. 404 raises :clas
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from urllib3.exceptions import NewConnectionError
 
 from lago_netsuite.hooks.errors import OutcomeUnknownError, ThrottledError, TransientError
 
-if TYPE_CHECKING:
-    from lago_netsuite.hooks.lago import LagoHook
-
 log = logging.getLogger(__name__)
 ENDPOINT = "POST /payments"
+
+
+class LagoClient(Protocol):
+    """What these functions use of :class:`lago_netsuite.hooks.lago.LagoHook` (which calls them)."""
+
+    lago_conn_id: str
+    _pacer: Any
+
+    @property
+    def settings(self) -> Any: ...
+
+    def get_conn(self) -> requests.Session: ...
+
+    def _classify(self, response: requests.Response, endpoint: str) -> Exception: ...
+
+    def _wait(self, state: RetryCallState) -> float: ...
+
+    def _before_sleep(self, state: RetryCallState) -> None: ...
+
+    def paginate(self, path: str, params: Any = None, collection: str | None = None,
+                 per_page: int = 100) -> Iterator[dict]: ...
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -33,7 +52,7 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _post_once(hook: LagoHook, body: dict[str, Any]) -> dict[str, Any]:
+def _post_once(hook: LagoClient, body: dict[str, Any]) -> dict[str, Any]:
     session, settings = hook.get_conn(), hook.settings
     where: dict[str, Any] = {"conn_id": hook.lago_conn_id, "endpoint": ENDPOINT}
     hook._pacer.wait()
@@ -60,7 +79,7 @@ def _post_once(hook: LagoHook, body: dict[str, Any]) -> dict[str, Any]:
     raise hook._classify(response, ENDPOINT)
 
 
-def create_payment(hook: LagoHook, *, invoice_id: str, amount_cents: int, reference: str,
+def create_payment(hook: LagoClient, *, invoice_id: str, amount_cents: int, reference: str,
                    paid_at: str | None = None) -> dict[str, Any]:
     """Record a manual payment on a Lago invoice; returns Lago's payment (``lago_id``, ...)."""
     if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
@@ -80,7 +99,7 @@ def create_payment(hook: LagoHook, *, invoice_id: str, amount_cents: int, refere
     return payment
 
 
-def find_payment(hook: LagoHook, *, invoice_id: str, reference: str) -> dict[str, Any] | None:
+def find_payment(hook: LagoClient, *, invoice_id: str, reference: str) -> dict[str, Any] | None:
     """The invoice's payment with this reference (``GET /payments?invoice_id=``), or None."""
     for payment in hook.paginate("/payments", {"invoice_id": invoice_id}, collection="payments"):
         if payment.get("reference") == reference:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-URL_PREFIX = "/lago-netsuite"
+from lago_netsuite.ui.links import URL_PREFIX
+
+__all__ = ["URL_PREFIX", "LazyApp"]
 
 
 class LazyApp:

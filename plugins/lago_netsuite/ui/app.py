@@ -22,7 +22,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection, Engine
 
-from lago_netsuite.ui import URL_PREFIX, links, queries
+from lago_netsuite.ui import links, queries
+from lago_netsuite.ui.links import URL_PREFIX
 
 SYNC_DAG = "lago_netsuite_sync"
 BACKFILL_DAG = "lago_netsuite_backfill"

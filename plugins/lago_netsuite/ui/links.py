@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
+#: Where Airflow's API server mounts the UI's app (the plugin file and every link use it).
+URL_PREFIX = "/lago-netsuite"
 NETSUITE_CONN_ID = "netsuite_default"
 LAGO_CONN_ID = "lago_default"
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from lago_netsuite.transform.batch import gc_paused
 from lago_netsuite.transform.model import QUARANTINE_COLUMNS, TransformResult
-from lago_netsuite.transform.pipeline import gc_paused
 from lago_netsuite.validate import checks, suites
 
 log = logging.getLogger(__name__)
