@@ -1,9 +1,10 @@
 """Backfill for accountants: sync everything issued from a start date, safely re-runnable.
 
 Trigger it from the Airflow UI (▶ with config): pick a start date, optionally an end date and the
-document kinds, and whether to retry documents that failed before. It reads the range from Lago in
-weekly windows, syncs what is missing in batches and skips what NetSuite already has — running it
-twice creates nothing twice. The run's report (last task) lists every document that failed and why.
+document kinds, and whether to retry documents that failed before. It reads the range from Lago
+oldest first, a few hundred invoices at a time, while the load lanes already send what was read,
+syncs what is missing in batches and skips what NetSuite already has — running it twice creates
+nothing twice. The run's report (last task) lists every document that failed and why.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from lago_netsuite.orchestration.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
-from lago_netsuite.orchestration.dag_tasks import check_connections, extract, wire_sync
+from lago_netsuite.orchestration.dag_tasks import check_connections, extract_transform, wire_sync
 
 KINDS = ("customer", "invoice", "creditnote", "payment")
 KIND_LABELS = {"customer": "Customers", "invoice": "Invoices", "creditnote": "Credit notes", "payment": "Payments"}
@@ -44,9 +45,7 @@ KIND_LABELS = {"customer": "Customers", "invoice": "Invoices", "creditnote": "Cr
     },
 )
 def lago_netsuite_backfill() -> None:
-    extracted = extract()
-    check_connections() >> extracted
-    wire_sync(extracted)
+    wire_sync(check_connections(), extract_transform())
 
 
 lago_netsuite_backfill()

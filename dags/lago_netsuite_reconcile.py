@@ -34,9 +34,7 @@ from lago_netsuite.orchestration.sweep_tasks import sweep
     },
 )
 def lago_netsuite_reconcile() -> None:
-    extracted = sweep()
-    check_connections() >> extracted
-    wire_sync(extracted)
+    wire_sync(check_connections(), sweep())
 
 
 lago_netsuite_reconcile()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from lago_netsuite.orchestration.dag_support import DEFAULT_ARGS, START_DATE, TAGS_BASE, on_failure
-from lago_netsuite.orchestration.dag_tasks import check_connections, extract, wire_sync
+from lago_netsuite.orchestration.dag_tasks import check_connections, extract_transform, wire_sync
 
 
 @dag(
@@ -30,9 +30,7 @@ from lago_netsuite.orchestration.dag_tasks import check_connections, extract, wi
     },
 )
 def lago_netsuite_retry_document() -> None:
-    extracted = extract()
-    check_connections() >> extracted
-    wire_sync(extracted)
+    wire_sync(check_connections(), extract_transform(), streaming=False)
 
 
 lago_netsuite_retry_document()

@@ -1,13 +1,14 @@
-"""Lago → NetSuite, hourly: extract → transform + validate → load → report.
+"""Lago → NetSuite, hourly: extract, transforming + validating each slice as it lands, beside the load lanes → report.
 
 Each run covers its data interval (widened by the look-back in the ``lago_netsuite_settings``
 Variable), so Airflow's own backfill (``airflow backfill create``) replays any range. A refresh of
-the catalog (the ``lago_netsuite_catalog`` asset) also triggers a run. Loading is mapped over
-groups of records — customers, then invoices, then credit notes, payments and voids, then credit memo
-applications and customer refunds — each task
-named by the documents it carries and holding one slot of the ``netsuite_restlet`` pool. The
-report lists what was synced, what waits and what failed and why; the run fails when a document
-failed or was quarantined.
+the catalog (the ``lago_netsuite_catalog`` asset) also triggers a run. ``extract_transform`` reads
+Lago oldest slice first and hands every few hundred invoices to the transform and the Great
+Expectations gate, while the ``load`` lanes — one per slot of the ``netsuite_restlet`` pool —
+send each record as soon as what it needs is in NetSuite (its customer; the invoice of a payment
+or credit memo; the memo of an application or refund). So extraction and loading overlap; an idle
+lane gives its slot back and comes again. The report lists what was synced, what waits and what
+failed and why; the run fails when a document failed or was quarantined.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lago_netsuite.orchestration.dag_support import (
     TAGS_BASE,
     on_failure,
 )
-from lago_netsuite.orchestration.dag_tasks import check_connections, extract, wire_sync
+from lago_netsuite.orchestration.dag_tasks import check_connections, extract_transform, wire_sync
 
 
 @dag(
@@ -43,9 +44,7 @@ from lago_netsuite.orchestration.dag_tasks import check_connections, extract, wi
     doc_md=__doc__,
 )
 def lago_netsuite_sync() -> None:
-    extracted = extract()
-    check_connections() >> extracted
-    wire_sync(extracted)
+    wire_sync(check_connections(), extract_transform())
 
 
 lago_netsuite_sync()

@@ -6,7 +6,7 @@ puts ``plugins/`` on ``sys.path``). Its layout follows the flow:
 - ``extract``: Lago's API → the sync store (documents, catalog, late changes, the sweep);
 - ``transform``: stored documents → NetSuite records (pandas), one run's transform step (``run``);
 - ``validate``: the Great Expectations gate every record passes before it may be sent;
-- ``load``: the load plan (groups, stages) and the loader that sends records through the RESTlet;
+- ``load``: the load lanes (which records are ready) and the loader that sends them through the RESTlet;
 - ``ledger``: the sync store — schema, migrations, every record's state and events;
 - ``hooks``: the Airflow hooks for Lago and the NetSuite RESTlet, and the connection check;
 - ``payments_back``: payments recorded in NetSuite → Lago, with their own ledger state;

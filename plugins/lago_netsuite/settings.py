@@ -25,8 +25,8 @@ class SyncSettings:
 
     mapping_file: str = "mappings/netsuite_mapping.yaml"  # relative to include/ unless absolute
     batch_size: int = 25  # records per RESTlet call
-    documents_per_load_task: int = 500  # records per mapped load task instance, roughly
-    load_parallelism: int = 5  # slots of the netsuite_restlet pool: load groups come in multiples of it
+    load_parallelism: int = 5  # load lanes of a run, each one slot of the netsuite_restlet pool
+    slice_invoices: int = 250  # invoices the extraction hands on to transform and load at a time
     lookback_days: int = 3  # re-read issuing-date windows this far back (late finalisations)
     detail_fetch_workers: int = 8  # concurrent invoice detail fetches (within Lago's rate limit)
     sync_start_date: str | None = None  # ISO date: documents issued before it are never synced
@@ -62,7 +62,7 @@ class SyncSettings:
                 extra[key] = value
                 continue
             kwargs[key] = value
-        for key in ("batch_size", "documents_per_load_task", "load_parallelism", "lookback_days",
+        for key in ("batch_size", "load_parallelism", "slice_invoices", "lookback_days",
                     "detail_fetch_workers", "max_attempts", "retry_backoff_minutes", "long_waiting_hours"):
             if key in kwargs and (not isinstance(kwargs[key], int) or isinstance(kwargs[key], bool)
                                   or kwargs[key] < (0 if key == "lookback_days" else 1)):

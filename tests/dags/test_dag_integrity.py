@@ -150,3 +150,19 @@ def test_lago_and_netsuite_connection_types_are_registered() -> None:
     netsuite_fields = {w.field_name for k, w in widgets.items() if k.startswith("extra__netsuite__")}
     assert {"account_id", "consumer_key", "consumer_secret", "token_id", "token_secret"} <= netsuite_fields
     assert widgets["extra__netsuite__token_secret"].is_sensitive
+
+
+@pytest.mark.parametrize("dag_id", ["lago_netsuite_sync", "lago_netsuite_backfill", "lago_netsuite_reconcile",
+                                    "lago_netsuite_retry_document"])
+def test_the_load_lanes_run_beside_the_producer_and_hold_the_pool(dagbag, dag_id: str) -> None:
+    """Extraction and loading overlap: the lanes wait on the connection check, not on the producer
+    (except the single-document retry, whose lanes need its scope first); each lane is one pool slot."""
+    dag = dagbag.dags[dag_id]
+    producer, lanes, load, report = (dag.get_task(t) for t in ("extract_transform", "lanes", "load", "report"))
+    assert producer.upstream_task_ids == {"check_connections"}
+    streaming = dag_id != "lago_netsuite_retry_document"
+    assert lanes.upstream_task_ids == ({"check_connections"} if streaming else {"check_connections",
+                                                                                 "extract_transform"})
+    assert load.upstream_task_ids == {"lanes"} and load.pool == "netsuite_restlet" and load.pool_slots == 1
+    assert {"extract_transform", "load"} <= report.upstream_task_ids and report.trigger_rule == "all_done"
+    assert producer.priority_weight > load.priority_weight

@@ -47,7 +47,7 @@ class World:
                                                 "script": "customscript_lago_netsuite_sync",
                                                 "deploy": "customdeploy_lago_netsuite_sync", "timeout": 5}}))
         self.settings = {"mapping_file": str(mapping), "data_docs_dir": str(tmp / "docs"), "batch_size": 25,
-                         "documents_per_load_task": 200, "load_parallelism": 1, "in_run_retry_seconds": 2}
+                         "load_parallelism": 1, "in_run_retry_seconds": 2}
 
     def run(self, run_id: str, window_from: date | None = None) -> dict[str, Any]:
         from lago_netsuite.orchestration import steps as pipeline
@@ -57,12 +57,10 @@ class World:
         dates = [i["issuing_date"] for i in self.dataset.invoices] + [n["issuing_date"] for n in
                                                                       self.dataset.credit_notes]
         window = (window_from or date.fromisoformat(min(dates)), date.fromisoformat(max(dates)) + timedelta(days=1))
-        extracted = pipeline.extract(ctx, lago_conn_id="lago_default", window=window)
-        plan = pipeline.transform(ctx, window=extracted.get("window"))
-        for stage in ("customers", "invoices", "dependents", "applications"):
-            for group in plan[stage]:
-                pipeline.load(ctx, group, netsuite_conn_id="netsuite_default")
-        return pipeline.report(ctx, extract_counts=extracted, transform_counts=plan["counts"])
+        produced = pipeline.produce(ctx, lambda on_slice: pipeline.extract(
+            ctx, lago_conn_id="lago_default", window=window, on_slice=on_slice))
+        pipeline.lane(ctx, 0, netsuite_conn_id="netsuite_default", producer=lambda: "done")
+        return pipeline.report(ctx, extract_counts=produced["extract"], transform_counts=produced["transform"])
 
     def raw_records(self) -> list[dict[str, Any]]:
         return requests.get(f"{self.netsuite.url}/_sandbox/records", timeout=30).json()["records"]

@@ -1,5 +1,5 @@
 """Run history that tells the truth: what earlier runs left behind flags every later run, a refused
-record shows on its load task, and a failed run keeps its result and its note."""
+record shows on the load lane that sent it, and a failed run keeps its result and its note."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def test_a_document_refused_in_run_1_flags_runs_2_and_3_until_it_is_fixed(sync_w
         "kind": "record_error", "externalId": ext, "code": "INVALID_FLD_VALUE",
         "message": "Invalid value for field department: 'Sales EMEA' is inactive", "times": 1}]})
     assert sync_world.run() == "failed"
-    # the refused record is on its load task: that mapped instance failed, its neighbours were sent
+    # the refused record is on its load task: the lane that sent it failed, everything else was sent
     tasks = latest_run_tasks("lago_netsuite_sync")
-    failed_loads = [t for t, (state, _) in tasks.items() if t.startswith("load_invoices[") and state == "failed"]
+    failed_loads = [t for t, (state, _) in tasks.items() if t.startswith("load[") and state == "failed"]
     assert len(failed_loads) == 1, tasks
     assert sync_world.ledger()[ext].state == "failed"
     ledger = sync_world.ledger()

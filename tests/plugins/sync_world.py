@@ -196,7 +196,7 @@ def sync_world_factory(
                            json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}}))
         world = SyncWorld(dagbag, dataset, pair.lago_app, pair.netsuite_app, lago, ns, url, monkeypatch)
         world.configure(mapping_file=str(mapping), data_docs_dir=str(tmp_path / "data_docs"), batch_size=10,
-                        documents_per_load_task=50, in_run_retry_seconds=5, lease_seconds=120)
+                        in_run_retry_seconds=5, lease_seconds=120)
         started.append(world)
         return world
 

@@ -1,12 +1,11 @@
 """The exactly-once harness: both sandboxes, a sync store, a loading worker, and the invariants.
 
-A :class:`SyncBench` runs the sync the way the DAG does — extract → transform (+ validate, plan) →
-load per group, stage after stage → report — with the pipeline functions themselves: extract,
-transform and report in this process (where the sandboxes run, on loopback threads), every load
-group in a child process forked by :mod:`tests.reliability.load_worker`, which the crash tests
-SIGKILL. What must hold after any mix of faults and crashes is checked by
-:meth:`SyncBench.assert_exactly_once`, against what the Lago dataset says should be in NetSuite
-(never against the ledger's own idea of it).
+A :class:`SyncBench` runs the sync the way the DAG does — extract, transforming (+ validating) each
+slice → load lanes → report — with the pipeline functions themselves: the producer and the report
+in this process (where the sandboxes run, on loopback threads), every load lane in a child process
+forked by :mod:`tests.reliability.load_worker`, which the crash tests SIGKILL. What must hold after
+any mix of faults and crashes is checked by :meth:`SyncBench.assert_exactly_once`, against what
+the Lago dataset says should be in NetSuite (never against the ledger's own idea of it).
 """
 
 from __future__ import annotations
@@ -92,7 +91,7 @@ def expected_documents(dataset: Any) -> dict[str, tuple[str, Decimal | None]]:
 
 # -- the loading worker ---------------------------------------------------------------------------
 class LoadWorker:
-    """The ``load_worker`` process: forks a child per load group; tracks which children are alive."""
+    """The ``load_worker`` process: forks a child per load lane; tracks which children are alive."""
 
     def __init__(self, log_dir: Path) -> None:
         from tests.reliability.load_worker import PREFIX
@@ -292,7 +291,7 @@ class SyncBench:
     settings: dict[str, Any]
     window: tuple[dt.date, dt.date]  # the issuing dates every run extracts (the whole dataset)
     netsuite_timeout_s: float = 5.0
-    parallel: int = 1  # load tasks of a stage running at once (the Airflow pool's slots)
+    parallel: int = 1  # load lanes (the Airflow pool's slots)
     runs: list[RunSummary] = field(default_factory=list)
 
     # -- environment -------------------------------------------------------------------------
@@ -310,7 +309,7 @@ class SyncBench:
 
     # -- running -----------------------------------------------------------------------------
     def run(self, run_id: str, *, kill_after_s: float | None = None) -> RunSummary:
-        """One sync run: extract → transform → load (forked children) → report.
+        """One sync run: extract, transforming each slice → load lanes (forked children) → report.
 
         ``kill_after_s``: SIGKILL the loading child alive that long after the first one started.
         """
@@ -323,12 +322,13 @@ class SyncBench:
         try:
             ctx = self.context(run_id)
             phases = {"start": time.monotonic()}
-            # The hourly run's extraction, over an explicit issuing-date window (the whole dataset).
-            extracted = pipeline.extract(ctx, lago_conn_id="lago_default", window=self.window)
-            phases["extract"] = time.monotonic()
-            plan = pipeline.transform(ctx, window=extracted.get("window"))
-            phases["transform"] = time.monotonic()
-            stages = [plan["customers"], plan["invoices"], plan["dependents"], plan.get("applications", [])]
+            # The hourly run's extraction, over an explicit issuing-date window (the whole dataset),
+            # each slice transformed as it lands; the lanes then load with the producer done.
+            produced = pipeline.produce(ctx, lambda on_slice: pipeline.extract(
+                ctx, lago_conn_id="lago_default", window=self.window, on_slice=on_slice))
+            extracted, counts = produced["extract"], produced["transform"]
+            phases["extract"] = phases["transform"] = time.monotonic()
+            stages = [[{"lane": n} for n in range(max(1, self.parallel))]]
             settings = {k: v for k, v in self.settings.items() if not k.startswith("_")}
             log_path = self.workdir / f"{run_id}.load.log"
             command = {"run_id": run_id, "store_url": self.store_url, "settings": settings, "env": env,
@@ -341,7 +341,7 @@ class SyncBench:
             phases["load"] = time.monotonic()
             if timer is not None:
                 timer.join()
-            pipeline.report(ctx, extract_counts=extracted, transform_counts=plan["counts"])
+            pipeline.report(ctx, extract_counts=extracted, transform_counts=counts)
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -545,7 +545,7 @@ def start_netsuite(dataset: Any, lago_app: Any, *, killer: Killer, **netsuite: A
 def base_settings(workdir: Path, **overrides: Any) -> dict[str, Any]:
     """The ``lago_netsuite_settings`` of these tests (underscored keys are the harness's own)."""
     return {"mapping_file": str(MAPPING), "data_docs_dir": str(workdir / "data_docs"), "batch_size": 25,
-            "documents_per_load_task": 250, "detail_fetch_workers": 8, "in_run_retry_seconds": 5,
+            "detail_fetch_workers": 8, "in_run_retry_seconds": 5,
             "lease_seconds": 120, **overrides}
 
 

@@ -1,16 +1,17 @@
 """A loading worker for the reliability tests: ``python -m tests.reliability.load_worker``.
 
 It imports Airflow and the pipeline once, then, like Airflow's LocalExecutor, forks one child
-process per load task: the child runs :func:`lago_netsuite.orchestration.steps.load` for one planned group
-and exits. The test drives it over stdin/stdout with one JSON object per line and may SIGKILL a
-child at any moment — that child is "the loading process" of the crash tests. The parent only
-forks and reaps (it never opens the store or an HTTP connection), so a killed child leaves exactly
-what a killed Airflow task would: its committed ledger rows and its leases.
+process per load task: the child runs one load lane (:func:`lago_netsuite.orchestration.steps.lane`,
+the producer being done) until nothing is left to send, and exits. The test drives it over
+stdin/stdout with one JSON object per line and may SIGKILL a child at any moment — that child is
+"the loading process" of the crash tests; the other lanes go on. The parent only forks and reaps
+(it never opens the store or an HTTP connection), so a killed child leaves exactly what a killed
+Airflow task would: its committed ledger rows and its leases.
 
 Command (stdin)::
 
     {"run_id": "...", "store_url": "...", "settings": {...}, "env": {"AIRFLOW_CONN_...": "..."},
-     "stages": [[group, ...], [group, ...], [group, ...]], "parallel": 1, "log": "/path/run.log"}
+     "stages": [[{"lane": 0}, {"lane": 1}, ...]], "parallel": 2, "log": "/path/run.log"}
 
 Events (stdout, each line prefixed with ``@@worker ``): ``{"event": "ready"}`` once imported;
 ``{"event": "started", "pid", "label"}`` and ``{"event": "exited", "pid", "label", "status",
@@ -53,12 +54,13 @@ def child_main(command: dict[str, Any], group: dict[str, Any], result_path: str)
     from lago_netsuite.orchestration import steps as pipeline
     from lago_netsuite.settings import SyncSettings
 
-    logging.getLogger(__name__).info("load task %s: %s", command["run_id"], group.get("label"))
+    logging.getLogger(__name__).info("load task %s: lane %s", command["run_id"], group.get("lane"))
     try:
         ctx = pipeline.RunContext(run_id=command["run_id"], dag_id="reliability",
                                   settings=SyncSettings.from_mapping(command["settings"]),
                                   store_url=command["store_url"])
-        stats = pipeline.load(ctx, group, netsuite_conn_id=command.get("netsuite_conn_id", "netsuite_default"))
+        stats = pipeline.lane(ctx, int(group["lane"]), producer=lambda: "done",
+                              netsuite_conn_id=command.get("netsuite_conn_id", "netsuite_default"))
     except BaseException:  # noqa: BLE001 - reported to the test, which fails on it
         traceback.print_exc()
         return 1
@@ -88,8 +90,8 @@ def run_command(command: dict[str, Any]) -> None:
                             code = child_main(command, group, result_path)
                         finally:
                             os._exit(code)
-                    running[pid] = (group.get("label", ""), result_path)
-                    emit({"event": "started", "pid": pid, "label": group.get("label", "")})
+                    running[pid] = (f"lane {group.get('lane')}", result_path)
+                    emit({"event": "started", "pid": pid, "label": f"lane {group.get('lane')}"})
                 if not running:
                     break
                 pid, status = os.waitpid(-1, 0)
@@ -115,7 +117,7 @@ def main() -> None:
     # Warm imports, done once: every forked child starts from here.
     from lago_netsuite.hooks.netsuite import NetSuiteRestletHook  # noqa: F401
     from lago_netsuite.ledger import runtime  # noqa: F401
-    from lago_netsuite.load import loader, plan  # noqa: F401
+    from lago_netsuite.load import loader, stream  # noqa: F401
     from lago_netsuite.orchestration import steps as pipeline  # noqa: F401
     from lago_netsuite.settings import SyncSettings  # noqa: F401
 

@@ -968,13 +968,15 @@ def test_a_broken_mapping_file_stops_the_run_before_anything_is_sent(
     assert stats["calls"]["by_method"].get("POST", 0) == 0
     assert world.ledger() == {}
     tasks = latest_run_tasks("lago_netsuite_sync")
-    assert tasks["transform"] == ("failed", 1), "a broken mapping file fails the same way on every retry"
-    assert all(s in ("upstream_failed", "skipped", None) for t, (s, _) in tasks.items() if t.startswith("load_"))
+    assert tasks["extract_transform"] == ("failed", 1), "a broken mapping file fails the same way on every retry"
+    # the load lanes saw the producer fail for good and stopped, sending nothing (asserted above)
+    assert all(s in ("success", "upstream_failed", "skipped", None) for t, (s, _) in tasks.items()
+               if t.startswith("load"))
     logs = captured_output(request, capfd)
     key = "billing_entities.acme_eu.items.billable_metrics.api_calls.item"
     assert re.search(rf"mapping file {re.escape(str(broken))} is invalid[^\n]*\n[^\n]*{re.escape(key)}", logs), \
         "the task log names the file and the key"
     alerts = [r.getMessage() for r in caplog.records if r.name == "lago_netsuite.alerts"]
-    transform_alerts = [a for a in alerts if "task=transform" in a]
+    transform_alerts = [a for a in alerts if "task=extract_transform" in a]
     assert len(transform_alerts) == 1 and "FAILED" in transform_alerts[0], alerts  # one line, no retries
     assert str(broken) in transform_alerts[0]

@@ -287,7 +287,8 @@ def test_a_wrong_lago_key_fails_fast_with_one_request_per_run_and_one_clear_mess
         assert world.netsuite_stats()["calls"]["total"] == 0, "the check stops at the first refusal"
         tasks = latest_run_tasks("lago_netsuite_sync")
         assert tasks["check_connections"] == ("failed", 1), "refused credentials are not retried"
-        assert tasks["extract"][0] == "upstream_failed"
+        assert tasks["extract_transform"][0] == "upstream_failed"
+        assert all(s == "upstream_failed" for t, (s, _) in tasks.items() if t.startswith("lanes"))
     alerts = _alerts(caplog)
     assert not [a for a in alerts if "RETRYING" in a]
     check = [a for a in alerts if "task=check_connections" in a]

@@ -32,8 +32,8 @@ dags_folder = {project / "dags"}
 plugins_folder = {project / "plugins"}
 load_examples = False
 executor = LocalExecutor
-# Two cores: the NetSuite pool's 5 load tasks plus one other task at a time. Raise it (and the pool)
-# for an account with more concurrency and a machine with more cores.
+# Two cores: a run's 5 load lanes (the NetSuite pool's slots) plus its producer, extract_transform.
+# Raise it (and the pool) for an account with more concurrency and a machine with more cores.
 parallelism = 6
 max_active_tasks_per_dag = 6
 dags_are_paused_at_creation = True

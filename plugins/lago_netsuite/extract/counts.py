@@ -22,3 +22,19 @@ class ExtractCounts:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def add(self, other: ExtractCounts) -> None:
+        """Add what another extraction (a slice of the same run) did."""
+        for key, value in other.listed.items():
+            self.listed[key] = self.listed.get(key, 0) + value
+        for key, stored in other.stored.items():
+            acc = self.stored.setdefault(key, {})
+            for name, n in stored.items():
+                acc[name] = acc.get(name, 0) + n
+        self.detail_fetches += other.detail_fetches
+        self.referenced_invoices_fetched += other.referenced_invoices_fetched
+        self.customers_fetched += other.customers_fetched
+        self.customer_calls += other.customer_calls
+        self.late_calls += other.late_calls
+        self.late_changed += other.late_changed
+        self.errors += other.errors

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from lago_netsuite.extract.counts import ExtractCounts
@@ -36,13 +36,18 @@ def _window_params(window_from: dt.date, window_to: dt.date) -> dict[str, str]:
     return {"issuing_date_from": window_from.isoformat(), "issuing_date_to": window_to.isoformat()}
 
 
+#: Called after each batch of invoices is stored, with the credit notes that batch consumes.
+OnBatch = Callable[[int, set[str]], None]
+
+
 def extract_invoices(
     hook: LagoHook, engine: Engine, window_from: dt.date, window_to: dt.date, counts: ExtractCounts,
-    *, run_id: str | None, workers: int,
+    *, run_id: str | None, workers: int, on_batch: OnBatch | None = None,
 ) -> set[str]:
     """List invoices issued in the window; fetch and store the new or changed ones in full.
 
     Returns the Lago ids of the credit notes whose credit the fetched invoices consume.
+    ``on_batch(invoices, consumed)`` is called after each stored batch (a few hundred invoices).
     """
     listed: dict[str, dict[str, Any]] = {}
     params: dict[str, Any] = {**_window_params(window_from, window_to), "statuses[]": list(INVOICE_STATUSES)}
@@ -58,7 +63,8 @@ def extract_invoices(
     counts.listed["invoice"] = len(listed)
     known = documents.known_versions(engine, "invoice", listed)
     to_fetch = [lid for lid, inv in listed.items() if lid not in known or known[lid] != inv.get("updated_at")]
-    return _fetch_and_store_invoices(hook, engine, to_fetch, counts, run_id=run_id, workers=workers)
+    return _fetch_and_store_invoices(hook, engine, to_fetch, counts, run_id=run_id, workers=workers,
+                                     on_batch=on_batch)
 
 
 def consumed_credit_notes(invoice: Any) -> set[str]:
@@ -99,22 +105,28 @@ def fetch_consumed_credit_notes(
 
 
 def _fetch_and_store_invoices(
-    hook: LagoHook, engine: Engine, lago_ids: list[str], counts: ExtractCounts, *, run_id: str | None, workers: int
+    hook: LagoHook, engine: Engine, lago_ids: list[str], counts: ExtractCounts, *, run_id: str | None, workers: int,
+    on_batch: OnBatch | None = None,
 ) -> set[str]:
     stored = counts.stored.setdefault("invoice", {"inserted": 0, "changed": 0, "unchanged": 0})
     batch: list[dict[str, Any]] = []
     consumed: set[str] = set()
+    batch_consumed: set[str] = set()
 
     def flush() -> None:
         result = documents.store_documents(engine, "invoice", batch, run_id=run_id)
         for key, value in result.as_dict().items():
             stored[key] += value
+        if on_batch is not None:
+            on_batch(len(batch), set(batch_consumed))
         batch.clear()
+        batch_consumed.clear()
 
     for invoice in hook.fetch_invoices(lago_ids, max_workers=workers):
         counts.detail_fetches += 1
         batch.append(invoice)
-        consumed |= consumed_credit_notes(invoice)
+        batch_consumed.update(consumed_credit_notes(invoice))
+        consumed |= batch_consumed
         if len(batch) >= 200:  # bounded memory on a large backfill
             flush()
     if batch:
@@ -246,7 +258,7 @@ def fetch_missing_customers(hook: LagoHook, engine: Engine, counts: ExtractCount
             counts.errors.append(f"customer {external_id!r} named by a document is not in Lago: {exc}")
     if fetched:
         catalog.upsert_customers(engine, fetched, run_id=run_id)
-    counts.customers_fetched = len(fetched)
+    counts.customers_fetched += len(fetched)
 
 
 def extract_window(
@@ -258,30 +270,111 @@ def extract_window(
     kinds: tuple[str, ...],
     run_id: str | None,
     workers: int = 8,
+    payments_since: dt.date | None = None,
+    refresh_held: bool = True,
+    on_batch: OnBatch | None = None,
 ) -> ExtractCounts:
-    """Extract every document kind in scope for an issuing-date window (both ends inclusive)."""
+    """Extract every document kind in scope for an issuing-date window (both ends inclusive).
+
+    ``payments_since`` lists payments back to that date instead of the window's start; with
+    ``"payment"`` left out of ``kinds``, none are listed (a slice of a longer window, whose payments
+    are listed once at its end). ``refresh_held`` re-reads the quarantined customers (once a run).
+    """
     counts = ExtractCounts()
     referencing: list[dict[str, Any]] = []
     consumed: set[str] = set()
     if "invoice" in kinds:
-        consumed = extract_invoices(hook, engine, window_from, window_to, counts, run_id=run_id, workers=workers)
+        consumed = extract_invoices(hook, engine, window_from, window_to, counts, run_id=run_id, workers=workers,
+                                    on_batch=on_batch)
     if "creditnote" in kinds:
         referencing += extract_credit_notes(hook, engine, window_from, window_to, counts, run_id=run_id)
         if consumed:
             referencing += fetch_consumed_credit_notes(hook, engine, consumed, counts, run_id=run_id)
     if "payment" in kinds:
-        referencing += extract_payments(hook, engine, window_from, counts, run_id=run_id)
+        referencing += extract_payments(hook, engine, payments_since or window_from, counts, run_id=run_id)
     if referencing:
         fetch_referenced_invoices(hook, engine, referencing, counts, run_id=run_id, workers=workers)
     fetch_missing_customers(hook, engine, counts, run_id=run_id)
-    from lago_netsuite.extract.held_customers import refresh_held_customers
+    if refresh_held:
+        from lago_netsuite.extract.held_customers import refresh_held_customers
 
-    refresh_held_customers(hook, engine, counts, run_id=run_id)  # a fix in Lago releases their documents
+        refresh_held_customers(hook, engine, counts, run_id=run_id)  # a fix in Lago releases their documents
     for stream in kinds:
         if stream != "customer":
             set_watermark(engine, stream, window_to.isoformat(), run_id=run_id)
     log.info("extracted %s..%s: %s", window_from, window_to, counts.as_dict())
     return counts
+
+
+#: Invoices a slice of a long window aims at: enough to keep NetSuite's load lanes busy while the
+#: next slice is read, few enough that the first records reach them within seconds.
+SLICE_INVOICES = 250
+MAX_SLICE_DAYS = 31
+#: ``on_slice(from, to, kinds)``: documents of ``from..to`` are stored; ``kinds`` None means all of them.
+SliceDone = Callable[[dt.date, dt.date, "tuple[str, ...] | None"], None]
+
+
+def extract_in_slices(
+    hook: LagoHook,
+    engine: Engine,
+    *,
+    window_from: dt.date,
+    window_to: dt.date,
+    kinds: tuple[str, ...],
+    run_id: str | None,
+    workers: int = 8,
+    on_slice: SliceDone | None = None,
+    slice_invoices: int = SLICE_INVOICES,
+    first_slice_days: int = 1,
+) -> ExtractCounts:
+    """Extract a window oldest slice first, calling ``on_slice`` as documents land, so loading starts early.
+
+    Invoices and credit notes are read slice by slice, each slice as wide as the last one's
+    density says holds about ``slice_invoices`` invoices (1 to 31 days); payments, which Lago only
+    lists newest first, are read once for the whole window after the last slice. Within a slice,
+    every ``slice_invoices`` invoices stored are handed on too (``on_slice(from, to, ("invoice",))``)
+    once their customers and the credit notes they consume are stored, so a dense day does not
+    hold the load lanes back; the whole slice follows (``on_slice(from, to, None)``) once its credit
+    notes and the invoices they refer to are stored. The number of calls stays what one pass over the
+    window costs, plus two list calls per extra slice.
+    """
+    total = ExtractCounts()
+    side = ExtractCounts()  # what the in-slice hand-overs fetched
+    slice_kinds = tuple(k for k in kinds if k != "payment")
+    cursor, width, first = window_from, max(1, first_slice_days), True
+    if (window_to - window_from).days < 3:
+        width = (window_to - window_from).days + 1
+    pending: dict[str, Any] = {"invoices": 0, "consumed": set()}
+
+    def on_batch(invoices: int, consumed: set[str]) -> None:
+        pending["invoices"] += invoices
+        pending["consumed"] |= consumed
+        if on_slice is None or pending["invoices"] < slice_invoices:
+            return
+        if "creditnote" in kinds and pending["consumed"]:
+            notes = fetch_consumed_credit_notes(hook, engine, pending["consumed"], side, run_id=run_id)
+            if notes:
+                fetch_referenced_invoices(hook, engine, notes, side, run_id=run_id, workers=workers)
+        fetch_missing_customers(hook, engine, side, run_id=run_id)
+        pending["invoices"], pending["consumed"] = 0, set()
+        on_slice(cursor, until, ("invoice",))
+
+    while cursor <= window_to:
+        until = min(window_to, cursor + dt.timedelta(days=width - 1))
+        last = until >= window_to
+        part = extract_window(hook, engine, window_from=cursor, window_to=until,
+                              kinds=kinds if last else slice_kinds, run_id=run_id, workers=workers,
+                              payments_since=window_from, refresh_held=first, on_batch=on_batch)
+        pending["invoices"], pending["consumed"] = 0, set()
+        total.add(part)
+        if on_slice is not None:
+            on_slice(cursor, until, None)
+        listed = part.listed.get("invoice", 0)
+        days = (until - cursor).days + 1
+        width = max(1, min(MAX_SLICE_DAYS, round(days * slice_invoices / listed) if listed else days * 2))
+        cursor, first = until + dt.timedelta(days=1), False
+    total.add(side)
+    return total
 
 
 def window_for_run(

@@ -125,15 +125,14 @@ watermark = sa.Table(
     sa.Column("run_id", sa.String(250)),
 )
 
-load_group = sa.Table(
-    "load_group",
+load_lane = sa.Table(  # 0018: what each load lane of a run did, across the tries of its task
+    "load_lane",
     metadata,
     sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("stage", sa.Integer, primary_key=True),
-    sa.Column("group_no", sa.Integer, primary_key=True),
-    sa.Column("label", sa.String(500), nullable=False),
-    sa.Column("external_ids", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("lane", sa.Integer, primary_key=True),
+    sa.Column("stats", sa.Text, nullable=False),
+    sa.Column("refused", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 sync_run = sa.Table(
@@ -146,6 +145,8 @@ sync_run = sa.Table(
     sa.Column("window_from", sa.String(10)),
     sa.Column("window_to", sa.String(10)),
     sa.Column("summary", sa.Text),
+    sa.Column("producer_state", sa.String(16)),  # 0018: running, done or failed (load/stream.py)
+    sa.Column("load_scope", sa.Text),  # 0018: JSON list of the externalIds a run may send, or NULL: all
 )
 
 late_change_seen = sa.Table(

@@ -39,65 +39,129 @@ def check_connections() -> dict[str, str]:
         return check(LAGO_CONN_ID, NETSUITE_CONN_ID)
 
 
-@task
-def extract(**context: Any) -> dict[str, Any]:
-    """Lago documents of the run's window into the store (backfill: the form's dates)."""
+PRODUCER_TASK_ID = "extract_transform"
+_AIRFLOW_STATE_TTL_S = 5.0
+
+
+def _extraction(ctx: Any, params: dict[str, Any], context: Any) -> Any:
+    """The run's extraction, as ``on_slice -> counts``: a backfill's dates, one document, or the interval."""
+    from lago_netsuite.orchestration import steps as pipeline
+
+    if params.get("start_date"):
+        start = dt.date.fromisoformat(str(params["start_date"])[:10])
+        end = dt.date.fromisoformat(str(params["end_date"])[:10]) if params.get("end_date") else dt.date.today()
+        return lambda on_slice: pipeline.extract_range(ctx, lago_conn_id=LAGO_CONN_ID, start=start, end=end,
+                                                       kinds=_kinds(params), on_slice=on_slice)
+    if params.get("document"):
+        return lambda _on_slice: pipeline.extract_one(ctx, lago_conn_id=LAGO_CONN_ID, document=str(params["document"]))
+    interval = (context.get("data_interval_start"), context.get("data_interval_end"))
+    return lambda on_slice: pipeline.extract(ctx, lago_conn_id=LAGO_CONN_ID, interval=interval,
+                                             kinds=_kinds(params), on_slice=on_slice)
+
+
+@task(task_id=PRODUCER_TASK_ID, priority_weight=100)
+def extract_transform(**context: Any) -> dict[str, Any]:
+    """Lago documents of the run's window into the store, oldest slice first, each slice transformed and
+    validated (Great Expectations) as soon as it lands, so the load lanes start sending at once."""
     from lago_netsuite.orchestration import steps as pipeline
 
     params = context.get("params") or {}
     ctx = run_context(context)
     with fail_fast():
-        if params.get("start_date"):
-            start = dt.date.fromisoformat(str(params["start_date"])[:10])
-            end = dt.date.fromisoformat(str(params["end_date"])[:10]) if params.get("end_date") else dt.date.today()
-            return pipeline.extract_range(ctx, lago_conn_id=LAGO_CONN_ID, start=start, end=end, kinds=_kinds(params))
-        if params.get("document"):
-            return pipeline.extract_one(ctx, lago_conn_id=LAGO_CONN_ID, document=str(params["document"]))
-        return pipeline.extract(
-            ctx, lago_conn_id=LAGO_CONN_ID,
-            interval=(context.get("data_interval_start"), context.get("data_interval_end")), kinds=_kinds(params),
-        )
+        return pipeline.produce(ctx, _extraction(ctx, params, context), kinds=_kinds(params),
+                                retry_failed=bool(params.get("retry_failed")),
+                                streaming=not params.get("document"))
 
 
 @task
-def transform(extracted: dict[str, Any], **context: Any) -> dict[str, Any]:
-    """Transform, validate (Great Expectations) and record outcomes; plan the load groups."""
-    from lago_netsuite.orchestration import steps as pipeline
+def lanes() -> list[int]:
+    """The run's load lanes: one per slot of the ``netsuite_restlet`` pool (``load_parallelism``)."""
+    from lago_netsuite.settings import SyncSettings
 
-    params = context.get("params") or {}
-    ctx = run_context(context)
-    with fail_fast():
-        return pipeline.transform(
-            ctx, kinds=_kinds(params), retry_failed=bool(params.get("retry_failed")),
-            only_lago_ids=extracted.get("only_lago_ids"), window=extracted.get("window"),
-        )
+    return list(range(max(1, SyncSettings.from_airflow().load_parallelism)))
 
 
-@task(map_index_template="{{ group_label }}", pool=NETSUITE_POOL)
-def load(group: dict[str, Any], **context: Any) -> dict[str, Any]:
-    """Send one group of records (several RESTlet batches); one slot of the NetSuite pool."""
+class ProducerWatch:
+    """The producer's state for a lane: the store's word, else Airflow's state of the producer task.
+
+    ``None`` means it is not running now (not started yet, or waiting for a retry after a failed try
+    or a dead worker): an idle lane then gives its slot back at once and comes again. Only a
+    producer task Airflow failed for good reads as ``failed``, which stops the lanes.
+    """
+
+    def __init__(self, ctx: Any, dag_id: str, run_id: str) -> None:
+        self.ctx, self.dag_id, self.run_id = ctx, dag_id, run_id
+        self._airflow: tuple[float, str | None] = (0.0, None)
+
+    def airflow_state(self) -> str | None:
+        import time
+
+        at, state = self._airflow
+        if time.monotonic() - at < _AIRFLOW_STATE_TTL_S:
+            return state
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+            states = RuntimeTaskInstance.get_task_states(dag_id=self.dag_id, task_ids=[PRODUCER_TASK_ID],
+                                                         run_ids=[self.run_id])
+            state = (states.get(self.run_id) or {}).get(PRODUCER_TASK_ID)
+        except Exception as exc:  # noqa: BLE001 - outside a task runner: the store's word alone
+            log.debug("producer state from Airflow unavailable: %s", exc)
+            state = "running"
+        self._airflow = (time.monotonic(), str(state) if state else None)
+        return self._airflow[1]
+
+    def __call__(self) -> str | None:
+        from lago_netsuite.load.stream import PRODUCE_FAILED, PRODUCED, PRODUCING
+        from lago_netsuite.orchestration import steps as pipeline
+
+        stored = pipeline.producer_state(self.ctx)
+        if stored == PRODUCED:
+            return stored
+        airflow = self.airflow_state()
+        if airflow in ("failed", "upstream_failed", "skipped", "removed"):
+            return PRODUCE_FAILED  # for good: no lane waits for a slice that will never come
+        # A try that failed is retried by Airflow: the lanes wait for it (giving their slots back).
+        return PRODUCING if stored == PRODUCING and airflow == "running" else None
+
+
+@task(map_index_template="{{ lane_label }}", pool=NETSUITE_POOL, priority_weight=1)
+def load(lane: int, **context: Any) -> dict[str, Any]:
+    """One load lane, one slot of the NetSuite pool: sends records as their dependencies reach NetSuite.
+
+    Idle while the producer has nothing new, it gives its slot back and comes again a few seconds
+    later (Airflow's reschedule); it ends when the producer is done and nothing is left to send.
+    """
     from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
     from lago_netsuite.orchestration import steps as pipeline
+    from lago_netsuite.report import refused_lines
 
-    # Names this mapped instance in the Grid view (rendered from the live context after the task).
-    get_current_context()["group_label"] = group.get("label", "")  # type: ignore[typeddict-unknown-key]
+    params = context.get("params") or {}
     ctx = run_context(context)
+    watch = ProducerWatch(ctx, context["dag"].dag_id, context["run_id"])
     with fail_fast():
-        stats = pipeline.load(ctx, group, netsuite_conn_id=NETSUITE_CONN_ID)
+        stats = pipeline.lane(ctx, lane, netsuite_conn_id=NETSUITE_CONN_ID, kinds=_kinds(params), producer=watch)
+    # Names this mapped instance in the Grid view (rendered from the live context after the task).
+    get_current_context()["lane_label"] = (  # type: ignore[typeddict-unknown-key]
+        f"lane {lane + 1}: {stats.get('created', 0)} created, {stats.get('existing', 0)} found, "
+        f"{len(stats.get('failed_ids') or [])} refused, {stats.get('waiting', 0)} waiting")
+    if stats.get("refused_now"):
+        lines = refused_lines(ctx.engine, stats["refused_now"])
+        log.error("NetSuite refused %d record(s) sent by this lane (the others were sent):\n%s",
+                  len(stats["refused_now"]), "\n".join(lines))
+    if not stats.pop("finished"):
+        seconds = float(ctx.settings.extra.get("lane_reschedule_seconds", 3))
+        log.info("nothing to send until the producer's next slice: the slot is given back for %.0f s", seconds)
+        raise AirflowRescheduleException(reschedule_date=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds))
     if stats.get("failed_ids"):
-        # The whole group was sent; now make the refused records visible on this task in the Grid.
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from lago_netsuite.report import refused_lines
-
-        lines = refused_lines(ctx.engine, stats["failed_ids"])
-        log.error("NetSuite refused %d record(s) of this group (the others were sent):\n%s",
-                  len(stats["failed_ids"]), "\n".join(lines))
+        # Everything else was sent; now make the refused records visible on this task in the Grid.
         raise AirflowFailException(
-            f"NetSuite refused {len(stats['failed_ids'])} of this group's records (the rest were sent); "
-            "each is listed above with NetSuite's message, and in the run's report"
+            f"NetSuite refused {len(stats['failed_ids'])} of the records this lane sent (the rest were sent); "
+            "each is listed in this task's log with NetSuite's message, and in the run's report"
         )
+    stats.pop("refused_now", None)
     return stats
 
 
@@ -118,8 +182,8 @@ def report(**context: Any) -> dict[str, Any]:
     ti = context["ti"]
     result = pipeline.report(
         run_context(context),
-        extract_counts=ti.xcom_pull(task_ids="extract"),
-        transform_counts=(ti.xcom_pull(task_ids="transform") or {}).get("counts"),
+        extract_counts=(ti.xcom_pull(task_ids=PRODUCER_TASK_ID) or {}).get("extract"),
+        transform_counts=(ti.xcom_pull(task_ids=PRODUCER_TASK_ID) or {}).get("transform"),
     )
     log.info("sync report\n%s", render_text(result))
     verdict = result["outcome"]
@@ -144,25 +208,18 @@ def watcher() -> None:
     raise AirflowFailException("a task of this run failed; see the failed task's log")
 
 
-@task
-def groups(plan: dict[str, Any], stage: str) -> list[dict[str, Any]]:
-    """The load groups of one stage (Airflow maps over a task's whole return value only)."""
-    return list(plan.get(stage) or [])
+def wire_sync(check: Any, produced: Any, *, streaming: bool = True) -> None:  # XComArgs: values at DAG definition
+    """check_connections → extract_transform (the producer) beside the load lanes → report.
 
-
-def wire_sync(extracted: Any) -> None:  # XComArgs stand for the values at DAG definition time
-    """extract → transform → load customers → invoices → the rest → credit applications and refunds → report."""
-    plan = transform(extracted)
-    stages = []
-    # A load task fails when NetSuite refused one of its records (after sending the whole group), so
-    # the next stage runs once the previous one is done, failed or not; a stage whose plan never
-    # came (transform failed) is upstream_failed all the same (Airflow cannot expand it).
-    for stage, trigger in (("customers", "all_success"), ("invoices", "all_done"), ("dependents", "all_done"),
-                           ("applications", "all_done")):
-        selected = groups.override(task_id=f"plan_{stage}")(plan, stage)  # type: ignore[arg-type]
-        stages.append(
-            load.override(task_id=f"load_{stage}", trigger_rule=trigger).expand(group=selected)
-        )
+    The lanes run while the producer extracts and transforms, each sending what is ready; with
+    ``streaming`` off (the single-document retry) they start once the producer is done, so they
+    know the run's scope before sending anything.
+    """
+    lane_numbers = lanes()
+    loaded = load.expand(lane=lane_numbers)
+    check >> [produced, lane_numbers]
+    if not streaming:
+        produced >> lane_numbers
     done = report()
-    stages[0] >> stages[1] >> stages[2] >> stages[3] >> done
-    [extracted, plan, *stages, done] >> watcher()
+    [produced, loaded] >> done
+    [produced, loaded, done] >> watcher()

@@ -1,4 +1,4 @@
-"""The sync's steps, one function per DAG task: extract → transform + validate → load → report.
+"""The sync's steps, one function per DAG task: extract, transforming each slice → load lanes → report.
 
 Every step reads and writes the sync store; XCom carries only counts, labels and ids. Each step can
 be re-run on its own (Airflow retries, a cleared task, a second run) without sending anything twice.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,10 @@ from lago_netsuite.ledger import schema
 log = logging.getLogger(__name__)
 
 
-# -- extract -----------------------------------------------------------------------------------
+# -- extract, slice by slice ------------------------------------------------------------------
+Slice = Callable[[dt.date, dt.date, "tuple[str, ...] | None"], None]  # extract/documents.py's SliceDone
+
+
 def extract(
     ctx: RunContext,
     *,
@@ -27,13 +31,15 @@ def extract(
     window: tuple[dt.date, dt.date] | None = None,
     interval: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
     kinds: tuple[str, ...] | None = None,
+    on_slice: Slice | None = None,
 ) -> dict[str, Any]:
-    """Extract the run's window (an explicit one for a backfill, else the data interval's)."""
-    from lago_netsuite.extract.documents import extract_window, window_for_run
+    """Extract the run's window (an explicit one for a backfill, else the data interval's), oldest slice first."""
+    from lago_netsuite.extract.documents import extract_in_slices, window_for_run
     from lago_netsuite.hooks.lago import LagoHook
 
     s = ctx.settings
     kinds = kinds or s.kinds
+    explicit = window is not None
     if window is None:
         window = window_for_run(
             ctx.engine, interval_start=interval[0], interval_end=interval[1], lookback_days=s.lookback_days,
@@ -41,12 +47,13 @@ def extract(
         )
     record_run(ctx, window_from=window[0].isoformat(), window_to=window[1].isoformat())
     hook = LagoHook(lago_conn_id)
-    counts = extract_window(
+    counts = extract_in_slices(
         hook, ctx.engine, window_from=window[0], window_to=window[1],
         kinds=tuple(k for k in kinds if k != "customer"), run_id=ctx.run_id, workers=s.detail_fetch_workers,
+        on_slice=on_slice, slice_invoices=s.slice_invoices,
     )
     result: dict[str, Any] = {}
-    before = _before_sync_start(s.sync_start_date, interval[1].date() if interval[1] and window is None else None)
+    before = _before_sync_start(s.sync_start_date, interval[1].date() if interval[1] and not explicit else None)
     if before:
         result["before_sync_start"] = before
     if s.extra.get("late_changes", True):
@@ -67,10 +74,12 @@ def _before_sync_start(sync_start_date: str | None, end: dt.date | None) -> str 
 
 
 def extract_range(
-    ctx: RunContext, *, lago_conn_id: str, start: dt.date, end: dt.date, kinds: tuple[str, ...] | None = None
+    ctx: RunContext, *, lago_conn_id: str, start: dt.date, end: dt.date, kinds: tuple[str, ...] | None = None,
+    on_slice: Slice | None = None,
 ) -> dict[str, Any]:
-    """A backfill's extraction: the range in windows of a week, so memory stays flat over a year."""
-    from lago_netsuite.extract.documents import ExtractCounts, extract_window
+    """A backfill's extraction: the range slice by slice (each a few hundred invoices), so memory stays
+    flat over a year and loading starts with the first slice."""
+    from lago_netsuite.extract.documents import extract_in_slices
     from lago_netsuite.hooks.lago import LagoHook
 
     if end < start:
@@ -81,25 +90,9 @@ def extract_range(
         start = max(start, dt.date.fromisoformat(s.sync_start_date))
     kinds = tuple(k for k in (kinds or s.kinds) if k != "customer")
     record_run(ctx, window_from=start.isoformat(), window_to=end.isoformat())
-    hook = LagoHook(lago_conn_id)
-    total = ExtractCounts()
-    cursor = start
-    while cursor <= end:
-        until = min(end, cursor + dt.timedelta(days=6))
-        part = extract_window(hook, ctx.engine, window_from=cursor, window_to=until, kinds=kinds,
-                              run_id=ctx.run_id, workers=s.detail_fetch_workers)
-        for key, value in part.listed.items():
-            total.listed[key] = total.listed.get(key, 0) + value
-        for key, stored in part.stored.items():
-            acc = total.stored.setdefault(key, {})
-            for name, n in stored.items():
-                acc[name] = acc.get(name, 0) + n
-        total.detail_fetches += part.detail_fetches
-        total.customers_fetched += part.customers_fetched
-        total.customer_calls += part.customer_calls
-        total.referenced_invoices_fetched += part.referenced_invoices_fetched
-        total.errors += part.errors
-        cursor = until + dt.timedelta(days=1)
+    total = extract_in_slices(LagoHook(lago_conn_id), ctx.engine, window_from=start, window_to=end, kinds=kinds,
+                              run_id=ctx.run_id, workers=s.detail_fetch_workers, on_slice=on_slice,
+                              slice_invoices=s.slice_invoices)
     return {"window": [start.isoformat(), end.isoformat()], **total.as_dict(),
             **({"before_sync_start": before} if before else {})}
 
@@ -122,54 +115,232 @@ def transform(
     retry_failed: bool = False,
     only_lago_ids: list[str] | None = None,
     window: list[str] | None = None,
+    changed_before: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Turn every document that needs it into ledger outcomes, then plan the load groups.
+    """Turn every document that needs it into ledger outcomes (records to send, quarantines, skips).
 
     ``retry_failed`` puts failed documents back in line (those issued in ``window`` when given).
+    With ``only_lago_ids`` (the single-document retry) the run's load scope is those documents and
+    their customers, written to ``sync_run.load_scope`` for the load lanes.
 
     A bad mapping file raises here (naming the file and key) before anything is sent.
     """
-    from lago_netsuite.load.plan import plan_groups
     from lago_netsuite.transform.run import transform_pending
 
     s = ctx.settings
     kinds = kinds or s.kinds
     summary = transform_pending(ctx, kinds=kinds, retry_failed=retry_failed, only_lago_ids=only_lago_ids,
-                                retry_window=(window[0], window[1]) if window and retry_failed else None)
-    only = None
+                                retry_window=(window[0], window[1]) if window and retry_failed else None,
+                                changed_before=changed_before)
+    customers = summary.pop("customer_external_ids", [])
     if only_lago_ids is not None:
         with ctx.engine.connect() as conn:
             t = schema.ledger
             only = list(conn.execute(sa.select(t.c.external_id).where(t.c.lago_id.in_(only_lago_ids))).scalars())
-            only += summary.get("customer_external_ids", [])
-    plan = plan_groups(ctx.engine, ctx.run_id, kinds=(*kinds, "customer"), per_group=s.documents_per_load_task,
-                       only=only, lanes=s.load_parallelism, batch_size=s.batch_size)
-    summary.pop("customer_external_ids", None)
-    return {
-        "counts": summary,
-        "customers": [g.as_dict() for g in plan[1]],
-        "invoices": [g.as_dict() for g in plan[2]],
-        "dependents": [g.as_dict() for g in plan[3]],
-        "applications": [g.as_dict() for g in plan[4]],
-    }
+        record_run(ctx, load_scope=json.dumps(sorted({*only, *customers})))
+    return summary
+
+
+def _add_counts(total: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, int):
+            total[key] = total.get(key, 0) + value
+
+
+class _Transformer:
+    """Transforms what the extraction hands on, in a thread of its own, so neither waits for the other.
+
+    Each hand-over (``offer``) notes the moment everything stored so far is complete (customers and
+    consumed credit notes included) and which kinds it holds; the thread transforms up to the latest
+    such moment, taking together the hand-overs that came while it was busy. An error (a broken
+    mapping file) is kept and raised in the extracting thread at its next hand-over or at the end.
+    """
+
+    def __init__(self, ctx: RunContext, kinds: tuple[str, ...]) -> None:
+        import threading
+
+        self.ctx, self.kinds = ctx, tuple(k for k in kinds if k != "payment")
+        self.counts: dict[str, Any] = {}
+        self.passes = 0
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._offer: tuple[dt.datetime, set[str]] | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="transform", daemon=True)
+        self._thread.start()
+
+    def offer(self, only_kinds: tuple[str, ...] | None) -> None:
+        from lago_netsuite.ledger.upsert import utcnow
+
+        self.raise_error()
+        with self._lock:
+            wanted = set(only_kinds or self.kinds) & set(self.kinds)
+            at = utcnow()
+            self._offer = (at, wanted | (self._offer[1] if self._offer else set()))
+        self._wake.set()
+
+    def close(self) -> None:
+        """Finish what was offered; raise the thread's error, if any."""
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+        self._thread.join()
+        self.raise_error()
+
+    def abandon(self) -> None:
+        """The extraction failed: let the thread end after what it is doing, without waiting for it."""
+        with self._lock:
+            self._closed, self._offer = True, None
+        self._wake.set()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                self._wake.clear()
+                offer, self._offer, closed = self._offer, None, self._closed
+            if offer is not None:
+                try:
+                    part = transform(self.ctx, kinds=tuple(k for k in self.kinds if k in offer[1]),
+                                     changed_before=offer[0])
+                except BaseException as exc:  # noqa: BLE001 - handed to the extracting thread
+                    self.error = exc
+                    return
+                _add_counts(self.counts, part)
+                self.passes += 1
+            if closed:  # finish what is left, then end (``close`` set the event only once)
+                with self._lock:
+                    if self._offer is None:
+                        return
+                self._wake.set()
+
+
+def produce(
+    ctx: RunContext,
+    extraction: Callable[[Slice], dict[str, Any]],
+    *,
+    kinds: tuple[str, ...] | None = None,
+    retry_failed: bool = False,
+    streaming: bool = True,
+) -> dict[str, Any]:
+    """Extract, transforming and validating what lands as it lands, so the load lanes start at once.
+
+    ``extraction(on_slice)`` extracts; what each call of ``on_slice`` reports stored is transformed
+    by a thread beside the extraction (payments, read after the last slice, and ``retry_failed``
+    with the final pass, once the extraction is over). The producer's state in ``sync_run`` tells
+    the lanes when nothing more will come (``done``) or that this try failed (``failed``). With
+    ``streaming`` off, everything is extracted first and transformed once (the single-document retry).
+    """
+    from lago_netsuite.load.stream import PRODUCE_FAILED, PRODUCED, PRODUCING
+
+    kinds = kinds or ctx.settings.kinds
+    record_run(ctx, producer_state=PRODUCING, load_scope=None)
+    transformer: _Transformer | None = None
+    try:
+        if streaming:
+            transformer = _Transformer(ctx, kinds)
+            offer = transformer.offer
+            extracted = extraction(lambda _start, _end, only_kinds: offer(only_kinds))
+            transformer.close()
+        else:
+            extracted = extraction(lambda *_: None)
+        transformed: dict[str, Any] = dict(transformer.counts) if transformer else {}
+        final = transform(ctx, kinds=kinds, retry_failed=retry_failed,
+                          only_lago_ids=extracted.get("only_lago_ids"), window=extracted.get("window"))
+        _add_counts(transformed, final)
+        transformed["passes"] = (transformer.passes if transformer else 0) + 1
+    except BaseException:
+        if transformer is not None:
+            transformer.abandon()
+        record_run(ctx, producer_state=PRODUCE_FAILED)
+        raise
+    record_run(ctx, producer_state=PRODUCED)
+    return {"extract": extracted, "transform": transformed}
+
+
+def producer_state(ctx: RunContext) -> str | None:
+    """The run's producer state as the store has it (None before the producer started)."""
+    t = schema.sync_run
+    with ctx.engine.connect() as conn:
+        return conn.execute(sa.select(t.c.producer_state).where(t.c.run_id == ctx.run_id)).scalar_one_or_none()
+
+
+def load_scope(ctx: RunContext) -> list[str] | None:
+    """The externalIds this run may send (the single-document retry), or None: every sendable record."""
+    t = schema.sync_run
+    with ctx.engine.connect() as conn:
+        raw = conn.execute(sa.select(t.c.load_scope).where(t.c.run_id == ctx.run_id)).scalar_one_or_none()
+    return json.loads(raw) if raw else None
 
 
 # -- load --------------------------------------------------------------------------------------
-def load(ctx: RunContext, group: dict[str, Any], *, netsuite_conn_id: str) -> dict[str, Any]:
-    """Send one planned group of records through the RESTlet."""
-    from lago_netsuite.hooks.netsuite import NetSuiteRestletHook
-    from lago_netsuite.load.loader import GroupLoader, LoaderOptions
-    from lago_netsuite.load.plan import group_ids
+def loader_options(ctx: RunContext) -> Any:
+    from lago_netsuite.load.loader import LoaderOptions
 
     s = ctx.settings
-    options = LoaderOptions(
+    return LoaderOptions(
         batch_size=s.batch_size, max_attempts=s.max_attempts, retry_backoff_minutes=s.retry_backoff_minutes,
         **{k: v for k, v in s.extra.items() if k in ("lease_seconds", "max_passes", "in_run_retry_seconds")},
     )
-    loader = GroupLoader(ctx.engine, NetSuiteRestletHook(netsuite_conn_id), run_id=ctx.run_id, options=options)
-    stats = loader.load(group_ids(ctx.engine, group)).as_dict()
-    stats["label"] = group.get("label")
+
+
+def lane(
+    ctx: RunContext, lane_no: int, *, netsuite_conn_id: str, kinds: tuple[str, ...] | None = None,
+    producer: Callable[[], str | None] | None = None, idle_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Run one load lane until its work is done (``finished``) or it is idle while the producer runs.
+
+    What the lane did in this try is added to its row in ``load_lane``, so a lane that gave its slot
+    back and came again reports the whole run; ``refused`` lists every record NetSuite refused it.
+    """
+    from lago_netsuite.hooks.netsuite import NetSuiteRestletHook
+    from lago_netsuite.load.stream import Lane
+
+    s = ctx.settings
+    worker = Lane(ctx.engine, NetSuiteRestletHook(netsuite_conn_id), run_id=ctx.run_id, lane=lane_no,
+                  kinds=kinds or s.kinds, producer_state=producer or (lambda: producer_state(ctx)),
+                  options=loader_options(ctx), only=load_scope(ctx),
+                  idle_seconds=float(idle_seconds if idle_seconds is not None
+                                     else s.extra.get("lane_idle_seconds", 20)))
+    result = worker.run()
+    stats = _record_lane(ctx, lane_no, result.stats.as_dict())
+    stats["finished"] = result.finished
     return stats
+
+
+def _record_lane(ctx: RunContext, lane_no: int, stats: dict[str, Any]) -> dict[str, Any]:
+    """Add one try's stats to the lane's row; return the lane's totals for the run."""
+    from lago_netsuite.ledger.upsert import utcnow
+
+    t = schema.load_lane
+    refused = list(stats.pop("failed_ids", []))
+    with ctx.engine.begin() as conn:
+        row = conn.execute(sa.select(t.c.stats, t.c.refused).where(t.c.run_id == ctx.run_id, t.c.lane == lane_no)
+                           ).first()
+        total: dict[str, Any] = json.loads(row.stats) if row else {}
+        _add_counts(total, stats)
+        all_refused = [*(json.loads(row.refused) if row else []), *refused]
+        values = {"stats": json.dumps(total), "refused": json.dumps(all_refused), "updated_at": utcnow()}
+        if row:
+            conn.execute(t.update().where(t.c.run_id == ctx.run_id, t.c.lane == lane_no).values(**values))
+        else:
+            conn.execute(t.insert().values(run_id=ctx.run_id, lane=lane_no, **values))
+    return {**total, "failed_ids": all_refused, "refused_now": refused}
+
+
+def load(ctx: RunContext, external_ids: list[str], *, netsuite_conn_id: str) -> dict[str, Any]:
+    """Send the given records in one go, in batches (the tools and tests that load without lanes)."""
+    from lago_netsuite.hooks.netsuite import NetSuiteRestletHook
+    from lago_netsuite.load.loader import GroupLoader
+
+    loader = GroupLoader(ctx.engine, NetSuiteRestletHook(netsuite_conn_id), run_id=ctx.run_id,
+                         options=loader_options(ctx))
+    return loader.load(external_ids).as_dict()
 
 
 # -- catalog -----------------------------------------------------------------------------------

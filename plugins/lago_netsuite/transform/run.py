@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -45,7 +46,7 @@ def mapping_fingerprint(path: str, extra: dict[str, Any] | None = None) -> str:
 
 def _candidates(engine: sa.Engine, kinds: tuple[str, ...], mapping_hash: str, retry_failed: bool,
                 only_lago_ids: list[str] | None, retry_window: tuple[str, str] | None = None,
-                ) -> list[tuple[str, str, str]]:
+                changed_before: datetime | None = None) -> list[tuple[str, str, str]]:
     """``(kind, lago_id, payload_hash)`` of documents to transform, oldest issuing date first."""
     d, led = schema.document, schema.ledger
     join = sa.and_(led.c.lago_id == d.c.lago_id,
@@ -73,6 +74,8 @@ def _candidates(engine: sa.Engine, kinds: tuple[str, ...], mapping_hash: str, re
         if retry_failed:  # a single-document retry rebuilds it whatever its state
             needs = sa.true()
     query = query.where(needs)
+    if changed_before is not None:  # what the extraction has finished with (customers stored too)
+        query = query.where(d.c.changed_at <= changed_before)
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(query)]
 
@@ -129,9 +132,13 @@ def _invoice_refs(kind: str, doc: dict[str, Any]) -> list[str]:
 
 def transform_pending(
     ctx: RunContext, *, kinds: tuple[str, ...], retry_failed: bool = False, only_lago_ids: list[str] | None = None,
-    retry_window: tuple[str, str] | None = None,
+    retry_window: tuple[str, str] | None = None, changed_before: datetime | None = None,
 ) -> dict[str, Any]:
-    """Transform and validate the documents that need it; write the outcomes to the ledger."""
+    """Transform and validate the documents that need it; write the outcomes to the ledger.
+
+    ``changed_before`` leaves out documents stored after that moment (the extraction may still be
+    fetching their customers); a later call takes them.
+    """
     from lago_netsuite.transform import TransformSettings, load_mappings, transform_documents
     from lago_netsuite.validate import run_gate
 
@@ -140,7 +147,7 @@ def transform_pending(
     settings = TransformSettings.from_mappings(mappings)
     mapping_hash = mapping_fingerprint(s.mapping_path(), {"transform": repr(settings)})
     engine = ctx.engine
-    candidates = _candidates(engine, kinds, mapping_hash, retry_failed, only_lago_ids, retry_window)
+    candidates = _candidates(engine, kinds, mapping_hash, retry_failed, only_lago_ids, retry_window, changed_before)
     summary: dict[str, Any] = {"documents": len(candidates), "records": 0, "quarantined": 0, "skipped": 0,
                                "warnings": 0, "customer_external_ids": []}
     for start in range(0, len(candidates), CHUNK_DOCUMENTS):
