@@ -342,7 +342,7 @@ def extract_in_slices(
     side = ExtractCounts()  # what the in-slice hand-overs fetched
     slice_kinds = tuple(k for k in kinds if k != "payment")
     cursor, width, first = window_from, max(1, first_slice_days), True
-    if (window_to - window_from).days < 3:
+    if (window_to - window_from).days < 7:  # an hourly run's window: one slice (its list calls stay 2)
         width = (window_to - window_from).days + 1
     pending: dict[str, Any] = {"invoices": 0, "consumed": set()}
 

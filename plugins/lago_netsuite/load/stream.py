@@ -155,7 +155,7 @@ class Lane:
         options: LoaderOptions | None = None,
         only: list[str] | None = None,
         idle_seconds: float = 20.0,
-        poll_seconds: float = 0.5,
+        poll_seconds: float = 1.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = engine
@@ -248,7 +248,7 @@ class Lane:
     def _next_batch(self, *, producer_done: bool) -> tuple[list[str], float | None]:
         """The next batch this lane should claim, or ``([], seconds until a retry is due)``."""
         size = self.options.batch_size
-        limit = max(size * 16, 400)
+        limit = max(size * 4, 100)
         now = utcnow()
         dead = claims._owner_is_dead
         soonest: float | None = None
