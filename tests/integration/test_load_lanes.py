@@ -188,10 +188,27 @@ def test_the_sync_loads_while_it_extracts_and_the_books_balance(world_factory) -
 
     errors: list[BaseException] = []
 
+    def synced_count() -> int:
+        with store.get_engine(world.store_url).connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.ledger)
+                                .where(schema.ledger.c.state == SYNCED)).scalar_one()
+
+    def extraction(on_slice: Any) -> dict[str, Any]:
+        handed: list[int] = []
+
+        def hand_over(*args: Any) -> None:
+            on_slice(*args)
+            if not handed:  # the test's Lago answers at once: give the lanes the time a real one takes
+                handed.append(1)
+                deadline = time.monotonic() + 60
+                while not synced_count() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+
+        return pipeline.extract(ctx, lago_conn_id="lago_default", window=window, on_slice=hand_over)
+
     def producer() -> None:
         try:
-            produced.update(pipeline.produce(ctx, lambda on_slice: pipeline.extract(
-                ctx, lago_conn_id="lago_default", window=window, on_slice=on_slice)))
+            produced.update(pipeline.produce(ctx, extraction))
         except BaseException as exc:
             errors.append(exc)
             raise
