@@ -109,7 +109,7 @@ class GroupLoader:
                     self.stats.not_claimed += len(batch) - len(rows)
                 if rows:
                     claimed_any = True
-                    self._process(rows)
+                    self.process_claimed(rows)
             remaining, wait = self._due_soon(external_ids)
             if not remaining or not claimed_any and wait is None:
                 break
@@ -151,7 +151,8 @@ class GroupLoader:
         return sum(1 for state, _ in states.values() if state in (PENDING, SENT))
 
     # -- one claimed batch -----------------------------------------------------------------
-    def _process(self, rows: list[LedgerRow]) -> None:
+    def process_claimed(self, rows: list[LedgerRow]) -> None:
+        """Send (or hold back, naming why) rows this loader has claimed; the load lanes call it too."""
         unknown = [r for r in rows if r.state == SENT]
         if unknown:
             self._resolve_unknown(unknown)
@@ -191,7 +192,7 @@ class GroupLoader:
         """Records that cannot be sent now, each naming the record that blocks it and that record's reason.
 
         Also returns the records already waiting with that same message: they get no new event (see
-        ``_process``); when the blocker's state or reason changed, the new message is written.
+        ``process_claimed``); when the blocker's state or reason changed, the new message is written.
         """
         if not held:
             return [], set()

@@ -37,7 +37,7 @@ from lago_netsuite.ledger.claims import (
     VOIDED,
     WAITING,
 )
-from lago_netsuite.ledger.upsert import utcnow
+from lago_netsuite.ledger.upsert import select_in, utcnow
 from lago_netsuite.load.loader import GroupLoader, LoaderOptions, LoadStats
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ class Lane:
                 for row in rows:
                     self.tries[row.external_id] += 1
                 if rows:
-                    self.loader._process(rows)
+                    self.loader.process_claimed(rows)
                     batches += 1
                     idle_since = None
                 else:  # another lane took them first: look again in a moment
@@ -229,8 +229,6 @@ class Lane:
                           r.next_attempt_at, r.lease_owner, r.lease_expires_at) for r in rows]
 
     def _dep_states(self, ids: list[str]) -> dict[str, tuple[str, datetime | None, bool]]:
-        from lago_netsuite.ledger.upsert import select_in
-
         t = schema.ledger
         now = utcnow()
         horizon = now + timedelta(seconds=self.options.in_run_retry_seconds)

@@ -10,20 +10,20 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from lago_netsuite.context import RunContext, record_run
 from lago_netsuite.ledger import schema
 
+if TYPE_CHECKING:
+    from lago_netsuite.extract.documents import SliceDone
+
 log = logging.getLogger(__name__)
 
 
 # -- extract, slice by slice ------------------------------------------------------------------
-Slice = Callable[[dt.date, dt.date, "tuple[str, ...] | None"], None]  # extract/documents.py's SliceDone
-
-
 def extract(
     ctx: RunContext,
     *,
@@ -31,7 +31,7 @@ def extract(
     window: tuple[dt.date, dt.date] | None = None,
     interval: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
     kinds: tuple[str, ...] | None = None,
-    on_slice: Slice | None = None,
+    on_slice: SliceDone | None = None,
 ) -> dict[str, Any]:
     """Extract the run's window (an explicit one for a backfill, else the data interval's), oldest slice first."""
     from lago_netsuite.extract.documents import extract_in_slices, window_for_run
@@ -75,7 +75,7 @@ def _before_sync_start(sync_start_date: str | None, end: dt.date | None) -> str 
 
 def extract_range(
     ctx: RunContext, *, lago_conn_id: str, start: dt.date, end: dt.date, kinds: tuple[str, ...] | None = None,
-    on_slice: Slice | None = None,
+    on_slice: SliceDone | None = None,
 ) -> dict[str, Any]:
     """A backfill's extraction: the range slice by slice (each a few hundred invoices), so memory stays
     flat over a year and loading starts with the first slice."""
@@ -222,7 +222,7 @@ class _Transformer:
 
 def produce(
     ctx: RunContext,
-    extraction: Callable[[Slice], dict[str, Any]],
+    extraction: Callable[[SliceDone], dict[str, Any]],
     *,
     kinds: tuple[str, ...] | None = None,
     retry_failed: bool = False,
@@ -331,16 +331,6 @@ def _record_lane(ctx: RunContext, lane_no: int, stats: dict[str, Any]) -> dict[s
         else:
             conn.execute(t.insert().values(run_id=ctx.run_id, lane=lane_no, **values))
     return {**total, "failed_ids": all_refused, "refused_now": refused}
-
-
-def load(ctx: RunContext, external_ids: list[str], *, netsuite_conn_id: str) -> dict[str, Any]:
-    """Send the given records in one go, in batches (the tools and tests that load without lanes)."""
-    from lago_netsuite.hooks.netsuite import NetSuiteRestletHook
-    from lago_netsuite.load.loader import GroupLoader
-
-    loader = GroupLoader(ctx.engine, NetSuiteRestletHook(netsuite_conn_id), run_id=ctx.run_id,
-                         options=loader_options(ctx))
-    return loader.load(external_ids).as_dict()
 
 
 # -- catalog -----------------------------------------------------------------------------------
