@@ -56,3 +56,36 @@ def test_pg_schema_in_the_store_connection_sets_the_search_path(monkeypatch) -> 
 def test_a_bad_pg_schema_is_refused_naming_the_connection(url: str, pg_schema: str, reason: str) -> None:
     with pytest.raises(ConfigurationError, match=f"lago_netsuite_store.*{reason}|{reason}.*lago_netsuite_store"):
         store.with_search_path(url, pg_schema)
+
+
+@pytest.mark.postgres
+def test_a_store_table_that_grew_much_is_analyzed_once_so_the_planner_knows_its_size(postgres_url: str) -> None:
+    import time
+
+    from lago_netsuite.ledger import documents
+
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA lago_sync"))
+    engine = store.get_engine(store.with_search_path(postgres_url, "lago_sync"))
+    tables = (schema.document.name, schema.ledger.name)
+    try:
+        migrations.migrate(engine)
+        assert store.refresh_statistics(engine, tables) == []  # empty: nothing to learn
+        docs = [{"lago_id": f"inv-{i:05d}", "number": f"N-{i}", "issuing_date": "2026-11-30"} for i in range(3000)]
+        documents.store_documents(engine, "invoice", docs, run_id="r1")
+        look = sa.text("SELECT s.n_mod_since_analyze, c.reltuples FROM pg_stat_user_tables s JOIN pg_class c "
+                       "ON c.oid = s.relid WHERE s.schemaname = 'lago_sync' AND s.relname = 'lago_document'")
+        deadline = time.monotonic() + 15
+        with admin.connect() as conn:  # the server publishes its counters within a second or so
+            while conn.execute(look).first()[0] < 3000 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert conn.execute(look).first()[1] <= 0  # never analyzed: the planner would guess it tiny
+        assert store.refresh_statistics(engine, tables) == [schema.document.name]
+        with admin.connect() as conn:
+            changed, tuples = conn.execute(look).first()
+        assert (changed, tuples) == (0, 3000)
+        assert store.refresh_statistics(engine, tables) == []  # analyzed once, not at every look
+    finally:
+        store.dispose_engines()
+        admin.dispose()

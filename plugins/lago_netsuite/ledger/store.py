@@ -140,6 +140,46 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+#: A PostgreSQL store table is analyzed again once this share of its rows changed since it last was.
+STALE_SHARE = 0.2
+STALE_MIN_ROWS = 500
+
+
+def refresh_statistics(engine: Engine, table_names: tuple[str, ...]) -> list[str]:
+    """On PostgreSQL, ``ANALYZE`` the tables that changed much since they were last analyzed; return them.
+
+    A first sync or a backfill grows the store by thousands of rows a minute, faster than
+    autovacuum re-analyzes it; with statistics that still say a table is nearly empty, the planner
+    joins documents to the ledger row by row, and a query of milliseconds takes seconds. Cheap
+    when nothing changed (one look at ``pg_stat_user_tables``); a role that may not analyze a table
+    is told once in the log and left to autovacuum.
+    """
+    if engine.dialect.name != "postgresql":
+        return []
+    look = sa.text("SELECT s.n_mod_since_analyze, c.reltuples FROM pg_stat_user_tables s "
+                   "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = to_regclass(:name)")
+    stale: list[str] = []
+    with engine.connect() as conn:
+        for name in table_names:
+            row = conn.execute(look, {"name": name}).first()
+            if row is not None and row[0] >= max(STALE_MIN_ROWS, STALE_SHARE * max(float(row[1]), 0.0)):
+                stale.append(name)
+    done: list[str] = []
+    for name in stale:
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'ANALYZE "{name}"'))
+            done.append(name)
+        except sa.exc.DBAPIError as exc:
+            if name not in _analyze_refused:
+                _analyze_refused.add(name)
+                log.warning("could not ANALYZE %s (left to autovacuum): %s", name, str(exc).splitlines()[0])
+    return done
+
+
+_analyze_refused: set[str] = set()
+
+
 def redacted(url: str) -> str:
     """The URL with its password hidden, for logs and reports."""
     return make_url(url).render_as_string(hide_password=True)

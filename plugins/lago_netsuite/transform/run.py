@@ -20,7 +20,7 @@ from lago_netsuite.ledger import catalog, schema
 from lago_netsuite.ledger.claims import FAILED, PENDING, QUARANTINED, SKIPPED, SYNCED, VOIDED, WAITING
 from lago_netsuite.ledger.documents import MISSING_ID_PREFIX
 from lago_netsuite.ledger.records import Outcome, apply_outcomes
-from lago_netsuite.ledger.store import lookup_text
+from lago_netsuite.ledger.store import lookup_text, refresh_statistics
 from lago_netsuite.ledger.upsert import CHUNK, select_in, utcnow
 from lago_netsuite.payments_back.flow import link_returned, returned_payment_outcome
 
@@ -147,6 +147,8 @@ def transform_pending(
     settings = TransformSettings.from_mappings(mappings)
     mapping_hash = mapping_fingerprint(s.mapping_path(), {"transform": repr(settings)})
     engine = ctx.engine
+    # The store grows fast in a first sync: fresh planner statistics keep this look-up a join, not a loop.
+    refresh_statistics(engine, (schema.document.name, schema.ledger.name, schema.customer.name))
     candidates = _candidates(engine, kinds, mapping_hash, retry_failed, only_lago_ids, retry_window, changed_before)
     summary: dict[str, Any] = {"documents": len(candidates), "records": 0, "quarantined": 0, "skipped": 0,
                                "warnings": 0, "customer_external_ids": []}
