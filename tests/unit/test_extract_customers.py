@@ -63,3 +63,21 @@ def test_a_few_new_customers_are_fetched_one_by_one(
     requests_ = lago_sandbox.stats()["requests"]
     assert "GET /customers" not in requests_
     assert sum(v.get("200", 0) for v in requests_.values()) == len(expected)
+
+
+def test_customers_seen_on_list_pages_already_read_need_no_more_calls(
+    engine, lago_connection: LagoConnection, lago_sandbox: LagoSandbox
+) -> None:
+    """A first sync hands its invoices on in batches: the customer pages one batch reads serve the next."""
+    everyone = lago_sandbox.dataset.customers
+    first = _store_invoices_of(engine, lago_sandbox, LIST_CUSTOMERS_ABOVE + 1)
+    counts = ExtractCounts()
+    fetch_missing_customers(LagoHook(), engine, counts, run_id="t")
+    assert counts.customers_fetched == len(first) and counts.customer_calls >= 1
+    calls = counts.customer_calls
+    later = _store_invoices_of(engine, lago_sandbox, len(everyone))  # the next batch names the others too
+    assert len(later) > len(first)
+    fetch_missing_customers(LagoHook(), engine, counts, run_id="t")
+    # every customer named is stored, and the page already read had them all: no call at all
+    assert catalog.missing_customer_external_ids(engine) == []
+    assert len(everyone) <= 100 and counts.customer_calls == calls == 1

@@ -342,23 +342,26 @@ class LagoHook(BaseHook):
         """One invoice with its fees, credits and subscriptions (``GET /invoices/{lago_id}``)."""
         return self.get(f"/invoices/{lago_id}")["invoice"]
 
-    def fetch_many(self, items: Iterable[str], max_workers: int = 8) -> Iterator[dict]:
+    def fetch_many(self, items: Iterable[str], max_workers: int = 8, ahead: int | None = None) -> Iterator[dict]:
         """Fetch many details concurrently, within the hook's rate limit; yields in input order.
 
-        ``items`` are paths (``/credit_notes/<id>``) or invoice ids. Each answer is unwrapped
-        (``{"invoice": {...}}`` yields the invoice). At most ``2 × max_workers`` requests are in
-        flight or buffered, so any number of items streams in bounded memory. The first error is
-        raised in order, and the requests not yet started are cancelled.
+        ``items`` are paths (``/credit_notes/<id>``) or invoice ids, read lazily (a generator may
+        page a list meanwhile). Each answer is unwrapped (``{"invoice": {...}}`` yields the invoice).
+        At most ``ahead`` (default ``2 × max_workers``) requests are in flight or buffered, so any
+        number of items streams in bounded memory; a larger ``ahead`` keeps the requests going while
+        the caller stores what it got. The first error is raised in order, and the requests not yet
+        started are cancelled.
         """
         self.get_conn()
         pending: deque[Future] = deque()
         fetched = 0
+        window = max(ahead or 0, 2 * max_workers)
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lago-fetch") as pool:
             try:
                 for item in items:
                     path = item if item.startswith("/") else f"/invoices/{item}"
                     pending.append(pool.submit(self.get, path))
-                    if len(pending) >= 2 * max_workers:
+                    if len(pending) >= window:
                         fetched += 1
                         yield _unwrap(pending.popleft().result())
                 while pending:
@@ -369,9 +372,10 @@ class LagoHook(BaseHook):
                     future.cancel()
         log.info("fetched %d details with %d workers", fetched, max_workers)
 
-    def fetch_invoices(self, lago_ids: Iterable[str], max_workers: int = 8) -> Iterator[dict]:
+    def fetch_invoices(self, lago_ids: Iterable[str], max_workers: int = 8, ahead: int | None = None) -> Iterator[dict]:
         """Full invoices (fees, credits) for ``lago_ids``, fetched concurrently, in input order."""
-        return self.fetch_many((f"/invoices/{lago_id}" for lago_id in lago_ids), max_workers=max_workers)
+        return self.fetch_many((f"/invoices/{lago_id}" for lago_id in lago_ids), max_workers=max_workers,
+                               ahead=ahead)
 
     def create_payment(self, *, invoice_id: str, amount_cents: int, reference: str,
                        paid_at: str | None = None) -> dict:

@@ -159,7 +159,7 @@ class _Transformer:
     def __init__(self, ctx: RunContext, kinds: tuple[str, ...]) -> None:
         import threading
 
-        self.ctx, self.kinds = ctx, tuple(k for k in kinds if k != "payment")
+        self.ctx, self.kinds = ctx, tuple(kinds)
         self.counts: dict[str, Any] = {}
         self.passes = 0
         self.error: BaseException | None = None
@@ -231,8 +231,8 @@ def produce(
     """Extract, transforming and validating what lands as it lands, so the load lanes start at once.
 
     ``extraction(on_slice)`` extracts; what each call of ``on_slice`` reports stored is transformed
-    by a thread beside the extraction (payments, read after the last slice, and ``retry_failed``
-    with the final pass, once the extraction is over). The producer's state in ``sync_run`` tells
+    by a thread beside the extraction (``retry_failed`` with the final pass, once the extraction is
+    over). The producer's state in ``sync_run`` tells
     the lanes when nothing more will come (``done``) or that this try failed (``failed``). With
     ``streaming`` off, everything is extracted first and transformed once (the single-document retry).
     """
