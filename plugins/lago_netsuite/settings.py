@@ -26,7 +26,7 @@ class SyncSettings:
     mapping_file: str = "mappings/netsuite_mapping.yaml"  # relative to include/ unless absolute
     batch_size: int = 25  # records per RESTlet call
     load_parallelism: int = 5  # load lanes of a run, each one slot of the netsuite_restlet pool
-    slice_invoices: int = 250  # invoices the extraction hands on to transform and load at a time
+    slice_invoices: int = 200  # invoices the extraction hands on to transform and load at a time
     lookback_days: int = 3  # re-read issuing-date windows this far back (late finalisations)
     detail_fetch_workers: int = 8  # concurrent invoice detail fetches (within Lago's rate limit)
     sync_start_date: str | None = None  # ISO date: documents issued before it are never synced
