@@ -9,7 +9,8 @@ per record R and C concurrent calls), and Airflow's api-server, scheduler and da
 (``cli/airflow_services.py``), each in its own process group. Once they are healthy, the
 api-server's execution API is asked for its health once: its first answer builds the routes tasks
 talk to, a few seconds once per api-server start that a long-running deployment paid long ago
-(printed as ``execution_api_warmup_s``). The DAG is triggered through the REST API, unpaused, and polled until done; then the hourly run with nothing new is timed the same way.
+(printed as ``execution_api_warmup_s``). The DAG is triggered through the REST API, unpaused, and
+polled until done; then the hourly run with nothing new is timed the same way.
 With ``--postgres`` both Airflow's metadata database and the sync store are fresh PostgreSQL
 databases on 127.0.0.1:5432 (dropped afterwards). Everything is stopped, process group by process
 group, even when something fails.
