@@ -158,3 +158,17 @@ def test_grouping_rule_is_parsed() -> None:
     g = m.options.usage_grouping
     assert g is not None and g.item.item == "290" and g.invoice_types == ("subscription",) and g.min_lines == 3
     assert g.billing_entities is None and g.customers is None
+
+
+def test_a_mapping_file_is_parsed_once_per_content_and_an_edit_is_seen_at_once(tmp_path: Path) -> None:
+    """The transform loads the file on every pass: same bytes, same parsed mapping; new bytes, new mapping."""
+    path = write(tmp_path, DEMO)
+    first = load_mappings(path)
+    assert load_mappings(path) is first
+    path.write_text(yaml.safe_dump(edited(options__invoice_record_type="salesorder"), sort_keys=False))
+    changed = load_mappings(path)
+    assert changed is not first and changed.options.invoice_record_type == "salesorder"
+    path.write_text("subsidiaries: [")  # broken: raises every time, never served from before
+    for _ in range(2):
+        with pytest.raises(MappingError):
+            load_mappings(path)

@@ -404,6 +404,7 @@ def extract_in_slices(
     if (window_to - window_from).days < 7:  # an hourly run's window: one slice (its list calls stay 2)
         width = (window_to - window_from).days + 1
     pending: dict[str, Any] = {"invoices": 0, "consumed": set()}
+    store_every = max(1, min(200, slice_invoices))
     held = Referrers(engine, run_id=run_id)
     if "payment" in kinds:
         hook.get_conn()  # the connection is read here, in the task's own thread, before the list thread starts
@@ -412,7 +413,9 @@ def extract_in_slices(
     def on_batch(lago_ids: list[str], consumed: set[str]) -> None:
         pending["invoices"] += len(lago_ids)
         pending["consumed"] |= consumed
-        if on_slice is None or pending["invoices"] < slice_invoices:
+        # A batch smaller than the others is the window's last: it goes on at once, not after the
+        # window's closing look-ups.
+        if on_slice is None or (pending["invoices"] < slice_invoices and len(lago_ids) >= store_every):
             return
         notes: list[dict[str, Any]] = []
         if "creditnote" in kinds and pending["consumed"]:  # from this slice's list, else one by one
@@ -432,7 +435,7 @@ def extract_in_slices(
             part = extract_window(hook, engine, window_from=cursor, window_to=until,
                                   kinds=kinds if last else slice_kinds, run_id=run_id, workers=workers,
                                   refresh_held=first, on_batch=on_batch, referrers=held,
-                                  store_every=max(1, min(200, slice_invoices)))
+                                  store_every=store_every)
             pending["invoices"], pending["consumed"] = 0, set()
             total.add(part)
             if on_slice is not None:

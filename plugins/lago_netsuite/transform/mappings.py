@@ -190,7 +190,19 @@ def load_mappings(path: str | Path) -> Mappings:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise MappingError(source, [("", f"cannot read the file: {exc.strerror or exc}")]) from exc
-    return parse_mappings(text, source=source)
+    # A run transforms in many passes: the same bytes are parsed and checked once per process.
+    key = (source, text)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = parse_mappings(text, source=source)  # a broken file raises every time, never cached
+        if len(_PARSED) >= 4:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = parsed
+    return parsed
+
+
+#: Mapping files parsed in this process, by (path, content); Mappings are frozen.
+_PARSED: dict[tuple[str, str], Mappings] = {}
 
 
 def parse_mappings(text: str, *, source: str = "<string>") -> Mappings:
