@@ -16,9 +16,9 @@ import requests
 import sqlalchemy as sa
 
 from lago_netsuite.extract.documents import extract_in_slices
-from lago_netsuite.extract.referrers import invoice_refs
 from lago_netsuite.hooks.lago import LagoHook
 from lago_netsuite.ledger import schema
+from lago_netsuite.ledger.documents import invoice_refs
 from tests.plugins.sync_world import sync_world_factory  # noqa: F401 - fixture
 from tests.reliability.harness import run_context
 

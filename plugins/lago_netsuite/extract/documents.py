@@ -54,8 +54,8 @@ def extract_invoices(
     called after each stored batch (``store_every`` invoices).
     """
     params: dict[str, Any] = {**_window_params(window_from, window_to), "statuses[]": list(INVOICE_STATUSES)}
-    listed: dict[str, str | None] = {}  # lago_id -> the updated_at it was listed with
-    fetching: dict[str, str | None] = {}
+    listed: set[str] = set()
+    fetching: dict[str, str | None] = {}  # lago_id -> the updated_at it was fetched for
     malformed: list[Any] = []
 
     def to_fetch() -> Iterator[str]:
@@ -66,7 +66,7 @@ def extract_invoices(
                     malformed.append(inv)  # no id to fetch details with: kept as listed, quarantined later
                     continue
                 lago_id, updated = inv["lago_id"], inv.get("updated_at")
-                listed[lago_id] = updated
+                listed.add(lago_id)
                 if lago_id not in fetching or (fetching[lago_id] != updated and lago_id not in fresh):
                     fresh[lago_id] = updated
             known = documents.known_versions(engine, "invoice", [i for i in fresh if i not in fetching])
@@ -147,8 +147,9 @@ def _fetch_and_store_invoices(
     for invoice in hook.fetch_invoices(lago_ids, max_workers=workers, ahead=FETCH_AHEAD):
         counts.detail_fetches += 1
         batch.append(invoice)
-        batch_consumed.update(consumed_credit_notes(invoice))
-        consumed |= batch_consumed
+        notes = consumed_credit_notes(invoice)
+        batch_consumed |= notes
+        consumed |= notes
         if len(batch) >= store_every:  # bounded memory on a large backfill
             flush()
     if batch:

@@ -28,14 +28,6 @@ if TYPE_CHECKING:
 REFERRING_KINDS = ("creditnote", "payment")
 
 
-def invoice_refs(kind: str, doc: Any) -> list[str]:
-    """The Lago invoices a credit note or payment refers to (none when the field is malformed)."""
-    if not isinstance(doc, dict):
-        return []
-    ids = doc.get("invoice_ids") if kind == "payment" else [doc.get("lago_invoice_id")]
-    return [i for i in ids if isinstance(i, str) and i] if isinstance(ids, list) else []
-
-
 class Referrers:
     """Listed credit notes and payments waiting for their invoices to be stored.
 
@@ -48,7 +40,8 @@ class Referrers:
 
     def __init__(self, engine: Engine, *, run_id: str | None) -> None:
         self.engine, self.run_id = engine, run_id
-        self._held: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in REFERRING_KINDS}
+        # kind -> storage id -> (the document as listed, the invoices it refers to)
+        self._held: dict[str, dict[str, tuple[dict[str, Any], list[str]]]] = {kind: {} for kind in REFERRING_KINDS}
         self._stored_invoices: set[str] = set()
         self._listing: list[tuple[str, ExtractCounts, Future[list[dict[str, Any]]]]] = []
         self._pool: ThreadPoolExecutor | None = None
@@ -81,7 +74,7 @@ class Referrers:
         """Keep these listed documents until their invoices are stored."""
         held = self._held[kind]
         for doc in docs:
-            held[documents.storage_id(doc)] = doc
+            held[documents.storage_id(doc)] = (doc, documents.invoice_refs(kind, doc))
 
     def invoices_stored(self, lago_ids: Iterable[str]) -> None:
         self._stored_invoices.update(lago_ids)
@@ -102,10 +95,10 @@ class Referrers:
             elif everything:
                 ready = list(held)
             else:
-                ready = self._ready(kind, held)
+                ready = self._ready(held)
             if not ready:
                 continue
-            batch = [held.pop(key) for key in ready]
+            batch = [held.pop(key)[0] for key in ready]
             result = documents.store_documents(self.engine, kind, batch, run_id=self.run_id).as_dict()
             stored = counts.stored.setdefault(kind, {"inserted": 0, "changed": 0, "unchanged": 0})
             for name, value in result.items():
@@ -113,9 +106,8 @@ class Referrers:
             out += batch
         return out
 
-    def _ready(self, kind: str, held: dict[str, dict[str, Any]]) -> list[str]:
-        refs = {key: invoice_refs(kind, doc) for key, doc in held.items()}
-        unknown = {i for ids in refs.values() for i in ids} - self._stored_invoices
+    def _ready(self, held: dict[str, tuple[dict[str, Any], list[str]]]) -> list[str]:
+        unknown = {i for _, ids in held.values() for i in ids} - self._stored_invoices
         if unknown:  # stored by an earlier run or slice
             self._stored_invoices.update(documents.known_versions(self.engine, "invoice", unknown))
-        return [key for key, ids in refs.items() if all(i in self._stored_invoices for i in ids)]
+        return [key for key, (_, ids) in held.items() if all(i in self._stored_invoices for i in ids)]

@@ -30,6 +30,15 @@ def storage_id(doc: Mapping[str, Any]) -> str:
     return MISSING_ID_PREFIX + payload_hash(doc)[:32]
 
 
+def invoice_refs(kind: str, doc: Any) -> list[str]:
+    """The Lago invoices a credit note or payment applies to (a malformed field names none: the
+    transform holds such a document back with the reason)."""
+    if not isinstance(doc, Mapping):
+        return []
+    ids = doc.get("invoice_ids") if kind == "payment" else [doc.get("lago_invoice_id")]
+    return [i for i in ids if isinstance(i, str) and i] if isinstance(ids, list) else []
+
+
 def _row(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
     """The lookup columns of a stored document, each cut to fit (see ``store.lookup_text``)."""
     t = schema.document

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from lago_netsuite.ledger import catalog, schema
 from lago_netsuite.ledger.claims import FAILED, PENDING, QUARANTINED, SKIPPED, SYNCED, VOIDED, WAITING
-from lago_netsuite.ledger.documents import MISSING_ID_PREFIX
+from lago_netsuite.ledger.documents import MISSING_ID_PREFIX, invoice_refs
 from lago_netsuite.ledger.records import Outcome, apply_outcomes
 from lago_netsuite.ledger.store import lookup_text, refresh_statistics
 from lago_netsuite.ledger.upsert import CHUNK, select_in, utcnow
@@ -116,18 +116,11 @@ def _before_start(
         issued = str(doc.get("issuing_date") or "")[:10]
         if issued and issued < start:
             return f"issued {issued}, before the sync start date {start}"
-    for inv in _invoice_refs(kind, doc):
+    for inv in invoice_refs(kind, doc):
         invoice_issued = invoice_dates.get(inv)
         if invoice_issued and invoice_issued < start:
             return f"applies to invoice {inv} issued {invoice_issued}, before the sync start date {start}"
     return None
-
-
-def _invoice_refs(kind: str, doc: dict[str, Any]) -> list[str]:
-    """The Lago invoices a credit note or payment applies to (a malformed field names none: the
-    transform holds such a document back with the reason)."""
-    ids = doc.get("invoice_ids") if kind == "payment" else [doc.get("lago_invoice_id")]
-    return [i for i in ids if isinstance(i, str) and i] if isinstance(ids, list) else []
 
 
 def transform_pending(
@@ -158,7 +151,7 @@ def transform_pending(
         source = {lid: h for _, lid, h in chunk}
         docs: dict[str, list[dict[str, Any]]] = {"invoice": [], "creditnote": [], "payment": []}
         outcomes: list[Outcome] = []
-        referenced_invoices = {i for (k, _), doc in payloads.items() if k != "invoice" for i in _invoice_refs(k, doc)}
+        referenced_invoices = {i for (k, _), doc in payloads.items() if k != "invoice" for i in invoice_refs(k, doc)}
         dates = _invoice_dates(engine, referenced_invoices) if s.sync_start_date else {}
         for (kind, lago_id), doc in payloads.items():
             if lago_id.startswith(MISSING_ID_PREFIX):  # kept as received, never sent
